@@ -1,0 +1,210 @@
+import ckjs from "@confluentinc/kafka-javascript";
+import {
+  type Admin,
+  type ClientProps,
+  type ConsumedRecord,
+  type Consumer,
+  type ConsumerOptions,
+  type Delivery,
+  type GroupState,
+  headersToStrings,
+  type KafkaDriver,
+  type Producer,
+  type ProduceRecord,
+} from "./driver.ts";
+
+const { KafkaJS, Producer: RdProducer, ConsumerGroupStates } = ckjs;
+
+/** Quiet librdkafka unless something is wrong; its logs go to the component's own log through the logger. */
+const quietLogger = (clientId: string) => {
+  const log = (level: string) => (entry: { message: string; extra?: unknown }) => {
+    if (process.env.MESHLAB_CLIENT_DEBUG) process.stderr.write(`[${clientId}] ${level} ${entry.message}\n`);
+  };
+  return { info: log("info"), error: log("error"), warn: log("warn"), debug: () => {}, namespace() { return this; }, setLogLevel() {} };
+};
+
+/**
+ * Produces through librdkafka's native producer: delivery reports come from a background thread, so acks are
+ * timed when they arrive rather than on the next JS poll.
+ */
+class RdKafkaProducer implements Producer {
+  readonly #p: InstanceType<typeof RdProducer>;
+  readonly #pending = new Map<number, { resolve: (d: Delivery) => void; reject: (e: Error) => void }>();
+  #next = 0;
+
+  constructor(p: InstanceType<typeof RdProducer>) {
+    this.#p = p;
+    p.on("delivery-report", (err, report) => {
+      const id = report.opaque as number;
+      const w = this.#pending.get(id);
+      if (!w) return;
+      this.#pending.delete(id);
+      if (err) w.reject(new Error(`delivery failed: ${err.message}`));
+      else w.resolve({ partition: report.partition, offset: String(report.offset) });
+    });
+  }
+
+  static async connect(bootstrap: string, clientId: string, props: ClientProps): Promise<RdKafkaProducer> {
+    const p = new RdProducer({
+      "bootstrap.servers": bootstrap,
+      "client.id": clientId,
+      dr_cb: true,
+      "enable.idempotence": true,
+      acks: "all",
+      "linger.ms": 1,
+      ...props,
+    } as ConstructorParameters<typeof RdProducer>[0]);
+    await new Promise<void>((resolve, reject) => p.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    p.setPollInBackground(true);
+    return new RdKafkaProducer(p);
+  }
+
+  send(r: ProduceRecord): Promise<Delivery> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        this.#p.produce(r.topic, null, r.value, r.key, Date.now(), id, Object.entries(r.headers).map(([k, v]) => ({ [k]: v })));
+      } catch (e) {
+        this.#pending.delete(id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  flush(timeoutMs = 30_000): Promise<void> {
+    return new Promise((resolve, reject) => this.#p.flush(timeoutMs, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async close(): Promise<void> {
+    await this.flush(10_000).catch(() => {});
+    await new Promise<void>((resolve) => this.#p.disconnect(5_000, () => resolve()));
+    for (const w of this.#pending.values()) w.reject(new Error("producer closed before delivery"));
+    this.#pending.clear();
+  }
+}
+
+class KafkaJsApiConsumer implements Consumer {
+  readonly #c: ckjs.KafkaJS.Consumer;
+  readonly #topics: string[];
+  constructor(c: ckjs.KafkaJS.Consumer, topics: string[]) {
+    this.#c = c;
+    this.#topics = topics;
+  }
+
+  async run(handler: (r: ConsumedRecord) => Promise<void>): Promise<void> {
+    await this.#c.subscribe({ topics: this.#topics });
+    await this.#c.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        await handler({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: headersToStrings(message.headers as Record<string, unknown>),
+        });
+      },
+    });
+  }
+
+  assignment(): { topic: string; partition: number }[] {
+    return this.#c.assignment().map((t) => ({ topic: t.topic, partition: t.partition }));
+  }
+
+  async close(): Promise<void> {
+    await this.#c.disconnect();
+  }
+}
+
+const groupStates: Record<number, GroupState["state"]> = {
+  [ConsumerGroupStates.STABLE]: "stable",
+  [ConsumerGroupStates.PREPARING_REBALANCE]: "rebalancing",
+  [ConsumerGroupStates.COMPLETING_REBALANCE]: "rebalancing",
+  [ConsumerGroupStates.EMPTY]: "empty",
+  [ConsumerGroupStates.DEAD]: "dead",
+};
+
+class ConfluentAdmin implements Admin {
+  readonly #admin: ckjs.KafkaJS.Admin;
+  readonly #meta: InstanceType<typeof RdProducer>;
+  constructor(admin: ckjs.KafkaJS.Admin, meta: InstanceType<typeof RdProducer>) {
+    this.#admin = admin;
+    this.#meta = meta;
+  }
+
+  #metadata(topic?: string): Promise<ckjs.Metadata> {
+    return new Promise((resolve, reject) =>
+      this.#meta.getMetadata(topic ? { topic, timeout: 5_000 } : { allTopics: false, timeout: 5_000 }, (err, md) => (err ? reject(err) : resolve(md))),
+    );
+  }
+
+  async brokers(): Promise<number[]> {
+    return (await this.#metadata()).brokers.map((b) => b.id).sort((a, b) => a - b);
+  }
+
+  async createTopics(topics: { name: string; partitions: number; replicationFactor: number; config: Record<string, string> }[]): Promise<void> {
+    await this.#admin.createTopics({
+      timeout: 30_000,
+      topics: topics.map((t) => ({
+        topic: t.name,
+        numPartitions: t.partitions,
+        replicationFactor: t.replicationFactor,
+        configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+
+  async topic(name: string) {
+    const md = await this.#metadata(name).catch(() => undefined);
+    const t = md?.topics.find((x) => x.name === name);
+    if (!t || t.partitions.length === 0) return undefined;
+    return { partitions: t.partitions.map((p) => ({ id: p.id, leader: p.leader, isr: p.isrs })) };
+  }
+
+  async describeGroup(groupId: string): Promise<GroupState> {
+    const { groups } = await this.#admin.describeGroups([groupId], { timeout: 5_000 });
+    const g = groups[0];
+    if (!g || g.error) return { state: "unknown", members: [] };
+    return {
+      state: groupStates[g.state] ?? "unknown",
+      members: g.members.map((m) => ({
+        clientId: m.clientId,
+        partitions: (m.assignment as { topicPartitions?: unknown[] } | undefined)?.topicPartitions?.length ?? 0,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#admin.disconnect();
+    await new Promise<void>((resolve) => this.#meta.disconnect(5_000, () => resolve()));
+  }
+}
+
+export const confluentDriver: KafkaDriver = {
+  name: "confluent",
+  producer: ({ bootstrap, clientId, props }) => RdKafkaProducer.connect(bootstrap, clientId, props ?? {}),
+
+  async consumer(opts: ConsumerOptions): Promise<Consumer> {
+    const kafka = new KafkaJS.Kafka({});
+    const c = kafka.consumer({
+      "bootstrap.servers": opts.bootstrap,
+      "client.id": opts.clientId,
+      "group.id": opts.groupId,
+      "auto.offset.reset": "earliest",
+      kafkaJS: { logger: quietLogger(opts.clientId) as never },
+      ...opts.props,
+    } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
+    await c.connect();
+    return new KafkaJsApiConsumer(c, opts.topics);
+  },
+
+  async admin({ bootstrap, clientId }): Promise<Admin> {
+    const kafka = new KafkaJS.Kafka({});
+    const admin = kafka.admin({ "bootstrap.servers": bootstrap, "client.id": clientId, kafkaJS: { logger: quietLogger(clientId) as never } } as ckjs.KafkaJS.AdminConstructorConfig);
+    await admin.connect();
+    const meta = new RdProducer({ "bootstrap.servers": bootstrap, "client.id": `${clientId}-metadata` });
+    await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    return new ConfluentAdmin(admin, meta);
+  },
+};

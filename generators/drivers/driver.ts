@@ -1,0 +1,98 @@
+/**
+ * The small interface the generators use to talk to Kafka. Two drivers implement it: `confluent` (librdkafka via
+ * @confluentinc/kafka-javascript: cooperative-sticky, KIP-848, the default) and `kafkajs` (pure JS, eager only).
+ * Client settings are passed as librdkafka-style property names; a driver maps the ones it understands and
+ * rejects the ones it cannot honour, so a scenario never silently runs with a different configuration.
+ */
+export type ClientProps = Record<string, string | number | boolean>;
+
+export interface ProduceRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface Delivery {
+  partition: number;
+  offset: string;
+}
+
+export interface Producer {
+  /** Resolves once the record is acknowledged (per the producer's acks), rejects on a final error. */
+  send(record: ProduceRecord): Promise<Delivery>;
+  flush(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface ConsumerOptions {
+  bootstrap: string;
+  clientId: string;
+  groupId: string;
+  topics: string[];
+  /** librdkafka properties: session.timeout.ms, partition.assignment.strategy, group.protocol ... */
+  props?: ClientProps;
+}
+
+export interface Consumer {
+  /** Starts consuming; the handler is awaited before the record's offset may be committed. */
+  run(handler: (r: ConsumedRecord) => Promise<void>): Promise<void>;
+  /** Partitions currently assigned to this member. */
+  assignment(): { topic: string; partition: number }[];
+  close(): Promise<void>;
+}
+
+export interface GroupState {
+  state: "stable" | "rebalancing" | "empty" | "dead" | "unknown";
+  members: { clientId: string; partitions: number }[];
+}
+
+export interface TopicCreate {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  config: Record<string, string>;
+}
+
+export interface Admin {
+  /** Broker ids currently in the cluster metadata. */
+  brokers(): Promise<number[]>;
+  createTopics(topics: TopicCreate[]): Promise<void>;
+  /** Partition count and leaders of a topic, or undefined when it does not exist. */
+  topic(name: string): Promise<{ partitions: { id: number; leader: number; isr: number[] }[] } | undefined>;
+  describeGroup(groupId: string): Promise<GroupState>;
+  close(): Promise<void>;
+}
+
+export interface KafkaDriver {
+  readonly name: string;
+  producer(opts: { bootstrap: string; clientId: string; props?: ClientProps }): Promise<Producer>;
+  consumer(opts: ConsumerOptions): Promise<Consumer>;
+  admin(opts: { bootstrap: string; clientId: string }): Promise<Admin>;
+}
+
+export const driverNames = ["confluent", "kafkajs"] as const;
+export type DriverName = (typeof driverNames)[number];
+
+export async function loadDriver(name: DriverName): Promise<KafkaDriver> {
+  if (name === "kafkajs") return (await import("./kafkajs.ts")).kafkajsDriver;
+  return (await import("./confluent.ts")).confluentDriver;
+}
+
+export const headersToStrings = (h: Record<string, unknown> | undefined): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined && first !== null) out[k] = Buffer.isBuffer(first) ? first.toString("utf8") : String(first);
+  }
+  return out;
+};

@@ -1,0 +1,78 @@
+/**
+ * The ledger records every clearance request from the ATO side: when it was meant to be sent, when it was sent,
+ * acknowledged and completed (every completion, so duplicates show), plus responses nobody asked for. Times are
+ * microseconds on the run's monotonic clock. The checkers in reports/ read only this history.
+ */
+export interface LedgerEntry {
+  eventId: string;
+  seq: number;
+  key: string;
+  intendedUs: number;
+  sentUs?: number;
+  ackedUs?: number;
+  partition?: number;
+  offset?: string;
+  /** A final produce error: the request never reached Kafka. */
+  error?: string;
+  /** Every completion of this request, in arrival order; more than one is a duplicate delivery. */
+  completedUs: number[];
+  outcome?: string;
+}
+
+export interface UnexpectedResponse {
+  eventId: string | undefined;
+  atUs: number;
+  reason: string;
+  where: string;
+}
+
+export interface History {
+  entries: LedgerEntry[];
+  unexpected: UnexpectedResponse[];
+}
+
+export class Ledger {
+  readonly #byId = new Map<string, LedgerEntry>();
+  readonly #unexpected: UnexpectedResponse[] = [];
+
+  intend(e: { eventId: string; seq: number; key: string; intendedUs: number }): LedgerEntry {
+    const entry: LedgerEntry = { ...e, completedUs: [] };
+    this.#byId.set(e.eventId, entry);
+    return entry;
+  }
+
+  get(eventId: string): LedgerEntry | undefined {
+    return this.#byId.get(eventId);
+  }
+
+  /** Records a response; returns the entry when it answered a known request, else notes it as unexpected. */
+  complete(eventId: string | undefined, atUs: number, where: string, outcome?: string): LedgerEntry | undefined {
+    const entry = eventId ? this.#byId.get(eventId) : undefined;
+    if (!entry) {
+      this.#unexpected.push({ eventId, atUs, where, reason: eventId ? "no request with this event id" : "response has no event-id header" });
+      return undefined;
+    }
+    entry.completedUs.push(atUs);
+    if (outcome && entry.outcome === undefined) entry.outcome = outcome;
+    return entry;
+  }
+
+  unexpected(u: UnexpectedResponse): void {
+    this.#unexpected.push(u);
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Acknowledged requests that have no completion yet (what a drain waits for). */
+  outstanding(): number {
+    let n = 0;
+    for (const e of this.#byId.values()) if (e.ackedUs !== undefined && e.completedUs.length === 0) n++;
+    return n;
+  }
+
+  history(): History {
+    return { entries: [...this.#byId.values()].sort((a, b) => a.seq - b.seq), unexpected: [...this.#unexpected] };
+  }
+}

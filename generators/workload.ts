@@ -1,0 +1,93 @@
+import { BadInputError } from "../lab/errors.ts";
+import { type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
+import type { RateSpec } from "./schedule.ts";
+
+export const ASSESSMENT_TOPIC = "au.gov.ato.tax.assessment.v1";
+export const CLEARANCE_TOPIC = "au.gov.servicesaustralia.clearance.v1";
+
+/** The clearance traffic of a run: how much, how fast, and how the clients are configured. */
+export interface WorkloadSpec {
+  /** How long load is measured; the drain comes after. */
+  durationMs: number;
+  /**
+   * Load offered at the same rate before measuring starts, so JIT compilation, connection set-up and the first
+   * fetch sessions do not count against the SLO. Warm-up requests are still checked for loss and duplicates.
+   */
+  warmupMs: number;
+  rate: RateSpec;
+  seed: number;
+  driver: DriverName;
+  /** Taxpayers in the seeded population (keys repeat, so per-key order can be checked). */
+  population: number;
+  centrelink: {
+    /** Consumer-engine processes in the Centrelink group. */
+    instances: number;
+    groupId: string;
+    /** librdkafka consumer properties (assignor, session timeout, group protocol ...). */
+    consumer: ClientProps;
+    /** Simulated debt-registry lookup time, uniform between min and max. */
+    debtCheckMs: { min: number; max: number };
+  };
+  ato: { groupId: string; consumer: ClientProps; producer: ClientProps };
+  /** After load stops, how long to wait for outstanding clearances before calling them lost. */
+  drainTimeoutMs: number;
+  topics: { assessment: string; clearance: string };
+}
+
+const props: Check<ClientProps> = (v, path, problems) => {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return void problems.push(`${path}: expected an object of client properties`);
+  for (const [k, x] of Object.entries(v))
+    if (!["string", "number", "boolean"].includes(typeof x)) problems.push(`${path}.${k}: expected a string, number or boolean`);
+  return v as ClientProps;
+};
+
+const positiveDuration: Check<number> = (v, path, problems) => {
+  const ms = duration(v, path, problems);
+  if (ms === 0) return void problems.push(`${path}: a ramp needs a duration above 0 (use a constant rate instead)`);
+  return ms;
+};
+
+const rate: Check<RateSpec> = (v, path, problems) => {
+  const kind = (v as { kind?: unknown } | null)?.kind;
+  if (kind === "ramp")
+    return obj({ kind: oneOf("ramp"), from: num({ min: 0 }), to: num({ min: 0.001 }), overMs: positiveDuration })(v, path, problems);
+  return obj({ kind: oneOf("constant"), perSecond: num({ min: 0.001, max: 1_000_000 }) })(v, path, problems);
+};
+
+const check = obj({
+  durationMs: optional(duration, 30_000),
+  warmupMs: optional(duration, 10_000),
+  rate: optional(rate, { kind: "constant" as const, perSecond: 50 }),
+  seed: optional(num({ integer: true, min: 0 }), 42),
+  driver: optional(oneOf(...driverNames), "confluent" as DriverName),
+  population: optional(num({ integer: true, min: 1 }), 10_000),
+  centrelink: optional(
+    obj({
+      instances: optional(num({ integer: true, min: 1, max: 64 }), 3),
+      groupId: optional(str(), "centrelink-clearance-engine"),
+      consumer: optional(props, {}),
+      debtCheckMs: optional(obj({ min: num({ min: 0 }), max: num({ min: 0 }) }), { min: 1, max: 5 }),
+    }),
+    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 } }),
+  ),
+  ato: optional(
+    obj({ groupId: optional(str(), "ato-tax-engine"), consumer: optional(props, {}), producer: optional(props, {}) }),
+    () => ({ groupId: "ato-tax-engine", consumer: {}, producer: {} }),
+  ),
+  drainTimeoutMs: optional(duration, 30_000),
+  topics: optional(obj({ assessment: optional(str(), ASSESSMENT_TOPIC), clearance: optional(str(), CLEARANCE_TOPIC) }), () => ({
+    assessment: ASSESSMENT_TOPIC,
+    clearance: CLEARANCE_TOPIC,
+  })),
+});
+
+export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec {
+  const problems: Problems = [];
+  const w = check(input ?? {}, "workload", problems) as WorkloadSpec | undefined;
+  if (w && w.centrelink.debtCheckMs.min > w.centrelink.debtCheckMs.max)
+    problems.push("workload.centrelink.debtCheckMs: min is above max");
+  if (problems.length || !w) throw new BadInputError(`invalid workload (${source})`, problems, "fix the fields named above; generators/README.md documents every key");
+  return w;
+}
+

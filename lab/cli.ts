@@ -1,0 +1,173 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { scenarios, findScenario } from "../scenarios/index.ts";
+import { installMeshComponents } from "../topology/local/mesh.ts";
+import { parseTopology } from "../topology/spec.ts";
+import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts";
+import { repoRoot } from "./install.ts";
+import { info } from "./log.ts";
+import { resolveRun, runScenario } from "./runner.ts";
+import { parseDuration } from "./validate.ts";
+
+interface Command {
+  summary: string;
+  usage: string;
+  help: string;
+  options: Record<string, { type: "string" | "boolean"; short?: string }>;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  run: {
+    summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
+    usage: "./meshlab run <scenario> [--duration 30s] [--rate N] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
+    help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
+
+Options:
+  --duration D     how long load is offered (e.g. 30s, 5m); the drain comes after
+  --rate N         constant arrival rate, clearance requests per second
+  --seed N         seed for the generated taxpayers, assessments and debts
+  --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
+  --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
+  --consumers N    Centrelink consumer-engine instances
+
+Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
+Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
+    options: {
+      duration: { type: "string" },
+      rate: { type: "string" },
+      seed: { type: "string" },
+      out: { type: "string" },
+      driver: { type: "string" },
+      consumers: { type: "string" },
+    },
+    async run(v, pos) {
+      const [name, ...extra] = pos;
+      if (!name) throw new BadInputError("run: which scenario?", [], `usage: ${commands.run?.usage}`);
+      if (extra.length) throw new BadInputError(`run: unexpected argument(s) ${extra.join(" ")}`, [], `usage: ${commands.run?.usage}`);
+      const problems: string[] = [];
+      const number = (flag: string, min: number, integer: boolean): number | undefined => {
+        const raw = v[flag];
+        if (raw === undefined) return undefined;
+        const n = Number(raw);
+        if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) problems.push(`--${flag} ${raw}: expected ${integer ? "an integer" : "a number"} >= ${min}`);
+        return n;
+      };
+      let durationMs: number | undefined;
+      if (v.duration !== undefined) {
+        durationMs = parseDuration(v.duration);
+        if (durationMs === undefined || durationMs <= 0) problems.push(`--duration ${v.duration}: expected a duration such as 30s, 5m or 1h`);
+      }
+      const overrides = {
+        durationMs,
+        perSecond: number("rate", 0.001, false),
+        seed: number("seed", 0, true),
+        consumers: number("consumers", 1, true),
+        out: v.out as string | undefined,
+        driver: v.driver as string | undefined,
+      };
+      if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
+      const resolved = resolveRun(findScenario(name), overrides);
+      return runScenario(resolved, overrides);
+    },
+  },
+
+  list: {
+    summary: "list the scenarios",
+    usage: "./meshlab list",
+    help: "Lists every scenario with what it does.",
+    options: {},
+    async run() {
+      for (const s of Object.values(scenarios)) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
+      return ExitCode.ok;
+    },
+  },
+
+  setup: {
+    summary: "install every component into the cache (idempotent; run implicitly by run and test)",
+    usage: "./meshlab setup",
+    help: `Fetches and builds what the lab runs, pinned, into ~/.cache/meshlab (MESHLAB_CACHE overrides):
+  Node LTS and npm packages (by ./meshlab itself), Kafka jars and tools (Maven Central), Apicurio Registry
+  (Maven Central), Toxiproxy (go install). A warm cache makes this a few stat calls.`,
+    options: {},
+    async run() {
+      const spec = parseTopology(JSON.parse((await import("node:fs")).readFileSync(join(repoRoot(), "topology/specs/one-region.json"), "utf8")));
+      const versions = await installMeshComponents(spec);
+      info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}`);
+      return ExitCode.ok;
+    },
+  },
+
+  test: {
+    summary: "type-check, lint, and run the unit and integration tests",
+    usage: "./meshlab test [--unit | --integration] [-- vitest args]",
+    help: `Runs the TypeScript type checker (strict), the linter (Biome), then the tests with Vitest:
+  unit tests (pure logic) and integration tests (real Kafka, Apicurio and Toxiproxy processes).
+  --unit / --integration   run only that project (type check and lint still run)`,
+    options: { unit: { type: "boolean" }, integration: { type: "boolean" } },
+    async run(v, pos) {
+      const root = repoRoot();
+      const bin = (n: string) => join(root, "node_modules", ".bin", n);
+      const step = (what: string, argv: string[]): number => {
+        info(what);
+        const r = spawnSync(argv[0] as string, argv.slice(1), { cwd: root, stdio: "inherit" });
+        return r.status ?? 1;
+      };
+      if (step("type check (tsc --strict)", [bin("tsc"), "-p", "tsconfig.json"]) !== 0) return ExitCode.sloBreached;
+      if (step("lint (biome)", [bin("biome"), "lint", "--error-on-warnings", "."]) !== 0) return ExitCode.sloBreached;
+      const projects = v.unit ? ["--project", "unit"] : v.integration ? ["--project", "integration"] : [];
+      if (!v.unit) await installMeshComponents(parseTopology(JSON.parse((await import("node:fs")).readFileSync(join(root, "topology/specs/one-region.json"), "utf8"))));
+      return step("tests (vitest)", [bin("vitest"), "run", ...projects, ...pos]) === 0 ? ExitCode.ok : ExitCode.sloBreached;
+    },
+  },
+};
+
+function globalHelp(): string {
+  return [
+    "meshlab: simulation and chaos test lab for the event-driven data mesh",
+    "",
+    "Usage: ./meshlab <command> [options]    (./meshlab <command> --help for more)",
+    "",
+    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`),
+    "",
+    "First time: ./meshlab run clearance-smoke   (sets everything up, then runs the flagship scenario)",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    const target = name === "help" ? rest[0] : undefined;
+    process.stdout.write(`${target && commands[target] ? `${commands[target].usage}\n\n${commands[target].help}` : globalHelp()}\n`);
+    return ExitCode.ok;
+  }
+  if (name === "--version") {
+    process.stdout.write(`meshlab ${JSON.parse((await import("node:fs")).readFileSync(join(repoRoot(), "package.json"), "utf8")).version}\n`);
+    return ExitCode.ok;
+  }
+  const cmd = commands[name];
+  if (!cmd) throw new BadInputError(`unknown command "${name}"`, [], `commands: ${Object.keys(commands).join(", ")} (./meshlab --help)`);
+  const dashdash = rest.indexOf("--");
+  const own = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
+  const passthrough = dashdash >= 0 ? rest.slice(dashdash + 1) : [];
+  if (own.includes("--help") || own.includes("-h")) {
+    process.stdout.write(`${cmd.usage}\n\n${cmd.help}\n`);
+    return ExitCode.ok;
+  }
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: own, options: cmd.options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (e) {
+    throw new BadInputError(`${name}: ${(e as Error).message}`, [], `usage: ${cmd.usage}`);
+  }
+  return cmd.run(parsed.values, [...parsed.positionals, ...passthrough]);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`${describeError(e)}\n`);
+    process.exit(exitCodeOf(e));
+  },
+);

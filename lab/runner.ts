@@ -1,0 +1,213 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
+import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
+import { checkClearances } from "../reports/checker.ts";
+import { LatencyRecorder } from "../reports/hdr.ts";
+import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
+import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
+import { renderSummary } from "../reports/summary.ts";
+import type { Scenario } from "../scenarios/scenario.ts";
+import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
+import { parseTopology, type TopologySpec } from "../topology/spec.ts";
+import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
+import { cacheRoot, repoRoot } from "./install.ts";
+import { info, progress, warn } from "./log.ts";
+import { reapOrphans, Supervisor } from "./proc.ts";
+
+export interface RunOverrides {
+  durationMs?: number;
+  perSecond?: number;
+  seed?: number;
+  out?: string;
+  driver?: string;
+  consumers?: number;
+}
+
+export interface ResolvedRun {
+  scenario: Scenario;
+  topology: TopologySpec;
+  workload: WorkloadSpec;
+  slo: SloCheckSpec[];
+}
+
+const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "errors", "unexpected", "inFlight"];
+
+/** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
+export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
+  let topologyInput: unknown = scenario.topology;
+  let source = "inline";
+  if (typeof scenario.topology === "string") {
+    const file = join(repoRoot(), "topology", "specs", `${scenario.topology}.json`);
+    if (!existsSync(file)) throw new BadInputError(`scenario ${scenario.name}: no topology spec ${file}`, [], "name a file of topology/specs/");
+    source = relative(repoRoot(), file);
+    try {
+      topologyInput = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new BadInputError(`topology spec ${source} is not valid JSON`, [(e as Error).message], "fix the JSON syntax");
+    }
+  }
+  const topology = parseTopology(topologyInput, source);
+  const w = structuredClone(scenario.workload) as Record<string, unknown>;
+  if (o.durationMs !== undefined) w.durationMs = o.durationMs;
+  if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };
+  if (o.seed !== undefined) w.seed = o.seed;
+  if (o.driver !== undefined) w.driver = o.driver;
+  if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };
+  const workload = parseWorkload(w, `scenario ${scenario.name}`);
+  const slo = scenario.slo ?? DEFAULT_SLO;
+  validateSlo(slo, LATENCY_METRICS, COUNT_NAMES);
+  for (const t of [workload.topics.assessment, workload.topics.clearance])
+    if (!topology.topics.some((x) => x.name === t))
+      throw new BadInputError(`scenario ${scenario.name}`, [`workload topic "${t}" is not in topology ${topology.name}`], "add it to the topology's topics");
+  return { scenario, topology, workload, slo };
+}
+
+/** Picks the run directory; an existing non-empty one is refused so no earlier result is overwritten. */
+function prepareRunDir(scenario: string, out: string | undefined): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+  const dir = resolve(out ?? join(repoRoot(), "runs", `${scenario}-${stamp}`));
+  if (existsSync(dir) && readdirSync(dir).length > 0)
+    throw new BadInputError(`run directory ${dir} is not empty`, [], "pass another --out, or move the earlier run away (results are never overwritten)");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Runs a scenario end to end: stand up, offer load, drain, check, report, tear down. Teardown always runs, and
+ * result.json is written whatever happened (completed, interrupted, failed), with what was measured so far.
+ */
+export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<ExitCode> {
+  const { scenario, topology, workload, slo } = run;
+  const runDir = prepareRunDir(scenario.name, o.out);
+  const stateDir = join(cacheRoot(), "state", "runs");
+  for (const r of reapOrphans(stateDir)) if (r.killed.length) warn(`reaped ${r.killed.length} process(es) left by run ${r.runId}: ${r.killed.join(", ")}`);
+
+  const runId = `${scenario.name}-${process.pid}-${Date.now()}`;
+  const supervisor = new Supervisor(runId, stateDir);
+  const abort = new AbortController();
+  const startedAt = new Date();
+  const t0 = performance.now();
+  info(`run ${scenario.name} -> ${runDir}`);
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      warn(`${sig}: stopping the load, keeping what was measured, tearing down (again to force)`);
+      abort.abort(new InterruptedError(sig));
+    } else {
+      warn(`${sig} again: killing every component now`);
+      void supervisor.stopAll().finally(() => process.exit(ExitCode.interrupted));
+    }
+  };
+  const onCrash = (e: unknown) => {
+    warn(`runner crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    abort.abort(e);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("uncaughtException", onCrash);
+  process.on("unhandledRejection", onCrash);
+
+  const recorder = new LatencyRecorder(runDir, LATENCY_METRICS, startedAt.getTime());
+  let mesh: Mesh | undefined;
+  let flow: ClearanceFlow | undefined;
+  let trafficStartMs: number | null = null;
+  let failure: unknown;
+
+  const untilAborted = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        if (abort.signal.aborted) reject(abort.signal.reason);
+        abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
+      }),
+    ]);
+  };
+
+  try {
+    mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
+    flow = new ClearanceFlow({ workload, region: mesh.region(), recorder });
+    await untilAborted(flow.start(supervisor, runDir));
+    trafficStartMs = Math.round(performance.now() - t0);
+    info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
+    await flow.offerLoad(abort.signal);
+    const done = progress("draining outstanding clearances");
+    const ms = await flow.drain(abort.signal);
+    done(`${flow.ledger.outstanding()} outstanding after ${(ms / 1000).toFixed(1)} s`);
+    if (abort.signal.aborted) throw abort.signal.reason;
+  } catch (e) {
+    failure = e;
+  }
+
+  const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
+  const history = flow?.ledger.history() ?? { entries: [], unexpected: [] };
+  const check = checkClearances(history);
+  const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
+  writeFileSync(join(runDir, "ledger.ndjson"), history.entries.map((e) => JSON.stringify(e)).join("\n") + (history.entries.length ? "\n" : ""));
+  const result: RunResult = {
+    resultFormat: 1,
+    scenario: scenario.name,
+    status,
+    spec: { topology, workload, slo },
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    trafficStartMs,
+    counts: check.counts,
+    latencyMs,
+    slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
+    checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
+    versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
+    machine: machineInfo(),
+    files: {
+      hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
+      hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),
+      ledger: "ledger.ndjson",
+      logs: listLogs(runDir),
+    },
+  };
+  if (failure !== undefined && status !== "interrupted") {
+    const e = failure as Error;
+    result.error = { message: e?.message ?? String(failure), ...(failure instanceof InfraError ? { component: failure.component, hint: failure.hint } : {}) };
+  }
+  const file = writeResult(runDir, result);
+
+  const down = progress("tearing down");
+  // Clients first, while the brokers can still answer their leave-group and close calls: a librdkafka consumer
+  // whose brokers are gone can block a worker thread for ever, and with it the process exit.
+  await withTimeout(flow?.[Symbol.asyncDispose](), 20_000);
+  await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
+  await supervisor.stopAll();
+  down("nothing left running");
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  process.off("uncaughtException", onCrash);
+  process.off("unhandledRejection", onCrash);
+
+  process.stdout.write(`${renderSummary(result, file)}\n`);
+  if (failure !== undefined && status === "failed") throw failure;
+  if (status === "interrupted") return ExitCode.interrupted;
+  return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
+}
+
+async function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p?.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+function listLogs(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== "data" && e.name !== "metadata") walk(p);
+      } else if (e.name.endsWith(".log")) out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}

@@ -1,0 +1,52 @@
+import { renameSync, writeFileSync } from "node:fs";
+import { cpus, hostname, release, totalmem } from "node:os";
+import { join } from "node:path";
+import type { CheckResult, Counts } from "./checker.ts";
+import type { LatencySummary } from "./hdr.ts";
+import type { SloResult } from "./slo.ts";
+
+export const RESULT_FORMAT = 1;
+
+/**
+ * The flat result file every report and comparison reads. Written at the end of a run, and also when it is
+ * interrupted or fails (with `status` saying so), so what was measured is never lost.
+ */
+export interface RunResult {
+  resultFormat: number;
+  scenario: string;
+  status: "completed" | "interrupted" | "failed";
+  /** The resolved spec: topology, workload and SLO, with every default filled in. */
+  spec: unknown;
+  startedAt: string;
+  durationMs: number;
+  /** When traffic started, relative to `startedAt` (stand-up time). */
+  trafficStartMs: number | null;
+  counts: Counts;
+  latencyMs: { clearance: LatencySummary; produceAck: LatencySummary };
+  slo: SloResult;
+  checker: Pick<CheckResult, "valid" | "evidence" | "outOfOrderCount">;
+  versions: Record<string, string>;
+  machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
+  files: { hgrm: string[]; hlog: string[]; ledger: string; logs: string[] };
+  error?: { message: string; component?: string; hint?: string };
+}
+
+export function machineInfo(): RunResult["machine"] {
+  const c = cpus();
+  return {
+    hostname: hostname(),
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? "unknown",
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+  };
+}
+
+/** Writes result.json atomically (a crash mid-write never leaves half a file). */
+export function writeResult(dir: string, result: RunResult): string {
+  const file = join(dir, "result.json");
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+  return file;
+}

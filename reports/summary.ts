@@ -1,0 +1,28 @@
+import type { RunResult } from "./result.ts";
+
+const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
+
+/** The terminal summary: the same figures as result.json, laid out for a person. */
+export function renderSummary(r: RunResult, resultFile: string): string {
+  const lines: string[] = [];
+  const c = r.counts;
+  lines.push(`scenario ${r.scenario}: ${r.status}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? ` (traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s)` : ""}`);
+  lines.push(
+    `  requests  intended ${c.intended}  sent ${c.sent}  acked ${c.acked}  completed ${c.completed}  lost ${c.lost}  duplicated ${c.duplicated}  errors ${c.errors}  unexpected ${c.unexpected}${c.inFlight ? `  in flight ${c.inFlight}` : ""}`,
+  );
+  lines.push("  latency (ms)      count      p50      p95      p99    p99.9      max");
+  for (const [name, s] of Object.entries(r.latencyMs))
+    lines.push(
+      `  ${name.padEnd(14)} ${String(s.count).padStart(8)} ${[s.p50, s.p95, s.p99, s.p999, s.max].map((v) => fmt(v).padStart(8)).join(" ")}`,
+    );
+  lines.push(`  SLO ${r.slo.passed ? "passed" : "BREACHED"}`);
+  for (const ch of r.slo.checks) lines.push(`    ${ch.passed ? "ok  " : "FAIL"} ${ch.name} (actual ${fmt(ch.actual)})`);
+  const ev = r.checker.evidence;
+  if (ev.lost.length) lines.push(`  lost event ids: ${ev.lost.slice(0, 5).join(", ")}${c.lost > 5 ? ` ... (${c.lost} in all)` : ""}`);
+  if (ev.duplicated.length) lines.push(`  duplicated event ids: ${ev.duplicated.slice(0, 5).map((d) => `${d.eventId} x${d.times}`).join(", ")}`);
+  if (ev.errors.length) lines.push(`  first error: ${ev.errors[0]?.eventId}: ${ev.errors[0]?.error}`);
+  if (r.checker.outOfOrderCount) lines.push(`  per-key order: ${r.checker.outOfOrderCount} inversion(s)`);
+  if (r.error) lines.push(`  error: ${r.error.component ? `${r.error.component}: ` : ""}${r.error.message}`);
+  lines.push(`  result: ${resultFile}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,15 @@
+import { BadInputError } from "../lab/errors.ts";
+import { clearanceSmoke } from "./clearance-smoke.ts";
+import type { Scenario } from "./scenario.ts";
+
+/** Every scenario `./meshlab run` knows, by name. */
+export const scenarios: Record<string, Scenario> = {
+  [clearanceSmoke.name]: clearanceSmoke,
+};
+
+export function findScenario(name: string): Scenario {
+  const s = scenarios[name];
+  if (!s)
+    throw new BadInputError(`unknown scenario "${name}"`, [], `known scenarios: ${Object.keys(scenarios).join(", ")} (./meshlab list describes them)`);
+  return s;
+}

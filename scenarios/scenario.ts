@@ -1,0 +1,16 @@
+import type { SloCheckSpec } from "../reports/slo.ts";
+
+/**
+ * A scenario is data plus, later, a small async body: which topology to stand up, what traffic to offer, and
+ * what must hold. The runner resolves and validates all of it before anything starts.
+ */
+export interface Scenario {
+  name: string;
+  description: string;
+  /** A topology spec file under topology/specs (without .json), or an inline spec. */
+  topology: string | Record<string, unknown>;
+  /** Workload fields (generators/workload.ts); anything left out takes its default. */
+  workload: Record<string, unknown>;
+  /** SLO checks; the default is the mission's (clearance p95, p99 <= 300 ms, nothing lost). */
+  slo?: SloCheckSpec[];
+}

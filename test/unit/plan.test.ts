@@ -1,0 +1,210 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addr, HOST, LAB_CLASS, type Link, listenerName, type MeshPlan, newClusterId, planMesh, portsNeeded } from "../../topology/plan.ts";
+import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
+
+const loadSpec = (file: string): TopologySpec =>
+  parseTopology(JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8")));
+
+const portsFor = (spec: TopologySpec): number[] => Array.from({ length: portsNeeded(spec) }, (_, i) => 20000 + i);
+
+const RUN_DIR = "/tmp/meshlab-run";
+
+const plan = (spec: TopologySpec): MeshPlan => planMesh(spec, RUN_DIR, portsFor(spec), ["cluster-syd"]);
+
+const allLinks = (p: MeshPlan): Link[] => p.regions.flatMap((r) => r.links);
+
+function onlyRegion(p: MeshPlan) {
+  const r = p.regions[0];
+  if (!r) throw new Error("no region in plan");
+  return r;
+}
+
+function linkOf(p: MeshPlan, name: string): Link {
+  const l = allLinks(p).find((x) => x.name === name);
+  if (!l) throw new Error(`no link ${name}`);
+  return l;
+}
+
+describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
+  const spec = loadSpec("one-region.json");
+  const p = plan(spec);
+  const region = onlyRegion(p);
+
+  it("needs one port for the Toxiproxy API, two per proxied link and one per direct (lab) link", () => {
+    // Per node: 3 client classes + broker + controller proxied (5 x 2) and lab direct (1); registry proxied (2).
+    expect(portsNeeded(spec)).toBe(1 + 3 * (5 * 2 + 1) + 2);
+  });
+
+  it("uses the first port for the Toxiproxy API", () => {
+    expect(p.toxiproxyApi).toEqual({ host: HOST, port: 20000 });
+  });
+
+  it("names every link <node>.<class> or <region>.registry", () => {
+    const names = allLinks(p).map((l) => l.name);
+    const expected = ["syd-1", "syd-2", "syd-3"].flatMap((n) => ["ato", "centrelink", "registry", "broker", "lab", "controller"].map((c) => `${n}.${c}`));
+    expect(names).toEqual([...expected, "syd.registry"]);
+    for (const l of allLinks(p)) expect(l.name).toBe(`${l.target}.${l.klass}`);
+    expect(region.registry).toMatchObject({ name: "syd.registry", klass: "registry", target: "syd" });
+  });
+
+  it("proxies every link except the lab's own, which connects straight to the broker", () => {
+    for (const l of allLinks(p)) {
+      if (l.klass === LAB_CLASS) expect(l.listen, l.name).toEqual(l.upstream);
+      else expect(l.listen.port, l.name).not.toBe(l.upstream.port);
+      expect(l.listen.host).toBe(HOST);
+      expect(l.upstream.host).toBe(HOST);
+    }
+  });
+
+  it("uses every given port exactly once", () => {
+    const used = [p.toxiproxyApi?.port, ...allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]))];
+    expect(new Set(used).size).toBe(used.length);
+    expect([...used].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(portsFor(spec));
+  });
+
+  it("lists every controller in voters as nodeId@<controller link listen address>", () => {
+    const voters = ["syd-1", "syd-2", "syd-3"].map((n, i) => `${i + 1}@127.0.0.1:${linkOf(p, `${n}.controller`).listen.port}`);
+    expect(region.voters).toBe(voters.join(","));
+    expect(region.controllerBootstrap).toBe(["syd-1", "syd-2", "syd-3"].map((n) => addr(linkOf(p, `${n}.controller`).listen)).join(","));
+  });
+
+  it("bootstraps each client class through that class's proxies on every broker, and the lab directly", () => {
+    expect(Object.keys(region.bootstrap).sort()).toEqual(["ato", "centrelink", "lab", "registry"]);
+    for (const klass of ["ato", "centrelink", "registry", "lab"]) {
+      const expected = ["syd-1", "syd-2", "syd-3"].map((n) => `127.0.0.1:${linkOf(p, `${n}.${klass}`).listen.port}`).join(",");
+      expect(region.bootstrap[klass], klass).toBe(expected);
+    }
+    // The lab's bootstrap addresses are the brokers' real sockets.
+    expect(region.bootstrap.lab).toBe(["syd-1", "syd-2", "syd-3"].map((n) => addr(linkOf(p, `${n}.lab`).upstream)).join(","));
+  });
+
+  it("gives each node one listener per link class: bound on the real socket, advertised at the proxy", () => {
+    for (const n of region.nodes) {
+      expect(n.listeners.map((l) => l.name)).toEqual(["ATO", "CENTRELINK", "REGISTRY", "REPLICATION", "LAB", "CONTROLLER"]);
+      for (const l of n.listeners) {
+        const link = linkOf(p, `${n.spec.id}.${l.klass}`);
+        expect(l.bind).toEqual(link.upstream);
+        expect(l.advertised).toEqual(link.listen);
+      }
+    }
+  });
+
+  it("puts each node's directory under <runDir>/<region>/<node id>", () => {
+    expect(region.nodes.map((n) => n.dir)).toEqual(["syd-1", "syd-2", "syd-3"].map((n) => join(RUN_DIR, "syd", n)));
+    expect(region.nodes.every((n) => n.region === "syd")).toBe(true);
+  });
+
+  it("uses the given cluster id, or draws a fresh one per region", () => {
+    expect(region.clusterId).toBe("cluster-syd");
+    const drawn = planMesh(spec, RUN_DIR, portsFor(spec));
+    expect(onlyRegion(drawn).clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("throws when given too few ports", () => {
+    const few = portsFor(spec).slice(0, -1);
+    expect(() => planMesh(spec, RUN_DIR, few)).toThrow(`planMesh: ran out of ports (${few.length} given, ${few.length + 1} needed)`);
+    expect(() => planMesh(spec, RUN_DIR, [])).toThrow(/ran out of ports/);
+  });
+});
+
+describe("planMesh without a proxy", () => {
+  const proxied = loadSpec("one-region.json");
+  const spec: TopologySpec = { ...proxied, proxy: "none" };
+  const p = plan(spec);
+
+  it("connects every link directly (listen == upstream) and has no Toxiproxy API", () => {
+    expect(p.toxiproxyApi).toBeUndefined();
+    for (const l of allLinks(p)) expect(l.listen, l.name).toEqual(l.upstream);
+  });
+
+  it("needs one port per link, fewer than with the proxy", () => {
+    expect(portsNeeded(spec)).toBe(3 * 6 + 1);
+    expect(portsNeeded(spec)).toBeLessThan(portsNeeded(proxied));
+    const used = allLinks(p).map((l) => l.upstream.port);
+    expect(new Set(used).size).toBe(portsNeeded(spec));
+  });
+
+  it("advertises each listener at its own bind address", () => {
+    for (const n of onlyRegion(p).nodes) for (const l of n.listeners) expect(l.advertised).toEqual(l.bind);
+  });
+});
+
+describe("planMesh with one-region-split-roles.json", () => {
+  const spec = loadSpec("one-region-split-roles.json");
+  const p = plan(spec);
+  const region = onlyRegion(p);
+  const byId = (id: string) => {
+    const n = region.nodes.find((x) => x.spec.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  };
+
+  it("gives dedicated controllers only the controller listener", () => {
+    for (const id of ["syd-c1", "syd-c2", "syd-c3"]) expect(byId(id).listeners.map((l) => l.klass)).toEqual(["controller"]);
+  });
+
+  it("gives dedicated brokers the client, broker and lab listeners but no controller listener", () => {
+    for (const id of ["syd-1", "syd-2", "syd-3"])
+      expect(byId(id).listeners.map((l) => l.klass)).toEqual(["ato", "centrelink", "registry", "broker", "lab"]);
+  });
+
+  it("lists only the controllers as voters, with their own node ids", () => {
+    const voters = region.voters.split(",");
+    expect(voters.map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
+    for (const [i, id] of ["syd-c1", "syd-c2", "syd-c3"].entries())
+      expect(voters[i]).toBe(`${100 + i + 1}@${addr(linkOf(p, `${id}.controller`).listen)}`);
+  });
+
+  it("bootstraps clients through the brokers only", () => {
+    expect(region.bootstrap.ato?.split(",")).toEqual(["syd-1", "syd-2", "syd-3"].map((n) => addr(linkOf(p, `${n}.ato`).listen)));
+  });
+
+  it("needs exactly the ports it uses", () => {
+    // 3 controllers x 2, 3 brokers x (4 proxied x 2 + lab 1), registry 2, API 1.
+    expect(portsNeeded(spec)).toBe(3 * 2 + 3 * 9 + 2 + 1);
+    expect(() => planMesh(spec, RUN_DIR, portsFor(spec))).not.toThrow();
+  });
+});
+
+describe("planMesh with two regions", () => {
+  const base = loadSpec("one-region.json");
+  const mel = {
+    name: "mel",
+    nodes: [{ id: "mel-1", nodeId: 1, roles: ["broker" as const, "controller" as const], az: "az1" }],
+  };
+  const spec: TopologySpec = { ...base, regions: [...base.regions, mel], topics: [] };
+  const p = planMesh(spec, RUN_DIR, portsFor(spec), ["c-syd", "c-mel"]);
+
+  it("keeps each region's links, voters and cluster id to itself", () => {
+    expect(p.regions.map((r) => r.clusterId)).toEqual(["c-syd", "c-mel"]);
+    const melPlan = p.regions[1];
+    if (!melPlan) throw new Error("no mel region");
+    expect(melPlan.links.every((l) => l.target === "mel-1" || l.target === "mel")).toBe(true);
+    expect(melPlan.voters).toBe(`1@${addr(linkOf(p, "mel-1.controller").listen)}`);
+    expect(melPlan.registry.name).toBe("mel.registry");
+  });
+
+  it("still uses every port once across regions", () => {
+    const used = allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]));
+    expect(new Set([...used, p.toxiproxyApi?.port]).size).toBe(portsNeeded(spec));
+  });
+});
+
+describe("listenerName and newClusterId", () => {
+  it("names the broker class REPLICATION and upper-cases the others, '-' becoming '_'", () => {
+    expect(listenerName("broker")).toBe("REPLICATION");
+    expect(listenerName("controller")).toBe("CONTROLLER");
+    expect(listenerName("ato-batch")).toBe("ATO_BATCH");
+  });
+
+  it("draws 22-character URL-safe base64 cluster ids (16 random bytes), different each time", () => {
+    const ids = Array.from({ length: 50 }, () => newClusterId());
+    for (const id of ids) {
+      expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(Buffer.from(id, "base64url")).toHaveLength(16);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import type { Counts } from "../../reports/checker.ts";
+import type { RunResult } from "../../reports/result.ts";
+import { renderSummary } from "../../reports/summary.ts";
+
+const counts = (over: Partial<Counts> = {}): Counts => ({
+  intended: 1500,
+  sent: 1498,
+  acked: 1497,
+  completed: 1494,
+  lost: 3,
+  duplicated: 0,
+  errors: 1,
+  unexpected: 0,
+  inFlight: 0,
+  ...over,
+});
+
+function result(over: Partial<RunResult> = {}): RunResult {
+  return {
+    resultFormat: 1,
+    scenario: "broker-crash",
+    status: "completed",
+    spec: {},
+    startedAt: "2026-01-01T00:00:00.000Z",
+    durationMs: 45_250,
+    trafficStartMs: 12_300,
+    counts: counts(),
+    latencyMs: {
+      clearance: { count: 1494, p50: 12.375, p95: 250.5, p99: 412.8, p999: 900.1, max: 1234.5 },
+      produceAck: { count: 1497, p50: 1.5, p95: 3.25, p99: 7.125, p999: 9, max: 11 },
+    },
+    slo: {
+      passed: false,
+      checks: [
+        { name: "latencyMs.clearance.p95 <= 300", limit: 300, actual: 250.5, passed: true },
+        { name: "latencyMs.clearance.p99 <= 300", limit: 300, actual: 412.8, passed: false },
+        { name: "counts.lost <= 0", limit: 0, actual: 3, passed: false },
+      ],
+    },
+    checker: {
+      valid: "invalid",
+      evidence: {
+        lost: ["ev-lost-1", "ev-lost-2", "ev-lost-3"],
+        duplicated: [],
+        errors: [{ eventId: "ev-err-1", error: "Local: Message timed out" }],
+        unexpected: [],
+        outOfOrder: [],
+      },
+      outOfOrderCount: 0,
+    },
+    versions: {},
+    machine: { hostname: "h", cpus: 2, cpuModel: "cpu", memoryGiB: 4, kernel: "k", node: "v26" },
+    files: { hgrm: [], hlog: [], ledger: "ledger.jsonl", logs: [] },
+    ...over,
+  };
+}
+
+const lineStarting = (text: string, prefix: string): string => {
+  const line = text.split("\n").find((l) => l.trimStart().startsWith(prefix));
+  if (line === undefined) throw new Error(`no line starting ${prefix} in\n${text}`);
+  return line;
+};
+
+describe("renderSummary", () => {
+  const text = renderSummary(result(), "runs/x/result.json");
+
+  it("opens with the scenario, status, duration and when traffic started", () => {
+    expect(text.split("\n")[0]).toBe("scenario broker-crash: completed, 45.3 s (traffic from 12.3 s)");
+  });
+
+  it("shows every count", () => {
+    expect(lineStarting(text, "requests")).toBe(
+      "  requests  intended 1500  sent 1498  acked 1497  completed 1494  lost 3  duplicated 0  errors 1  unexpected 0",
+    );
+  });
+
+  it("shows in-flight requests only when there are some", () => {
+    expect(text).not.toContain("in flight");
+    expect(renderSummary(result({ counts: counts({ inFlight: 4 }) }), "r.json")).toContain("  in flight 4");
+  });
+
+  it("lays out a latency row per metric, two decimals below 100 ms and none above", () => {
+    expect(lineStarting(text, "clearance").trim().split(/\s+/)).toEqual(["clearance", "1494", "12.38", "251", "413", "900", "1235"]);
+    expect(lineStarting(text, "produceAck").trim().split(/\s+/)).toEqual(["produceAck", "1497", "1.50", "3.25", "7.13", "9.00", "11.00"]);
+  });
+
+  it('says "BREACHED" when the SLO failed and marks each failed check with its actual value', () => {
+    expect(text).toContain("  SLO BREACHED");
+    expect(text).toContain("    ok   latencyMs.clearance.p95 <= 300 (actual 251)");
+    expect(text).toContain("    FAIL latencyMs.clearance.p99 <= 300 (actual 413)");
+    expect(text).toContain("    FAIL counts.lost <= 0 (actual 3.00)");
+  });
+
+  it('says "passed" when the SLO held, and "n/a" for a check with no data', () => {
+    const ok = renderSummary(
+      result({ slo: { passed: true, checks: [{ name: "latencyMs.clearance.p99 <= 300", limit: 300, actual: null, passed: true }] } }),
+      "r.json",
+    );
+    expect(ok).toContain("  SLO passed");
+    expect(ok).not.toContain("BREACHED");
+    expect(ok).toContain("(actual n/a)");
+  });
+
+  it("names the lost event ids and the first error", () => {
+    expect(text).toContain("  lost event ids: ev-lost-1, ev-lost-2, ev-lost-3");
+    expect(text).toContain("  first error: ev-err-1: Local: Message timed out");
+  });
+
+  it("names at most five lost ids and then gives the total", () => {
+    const lost = Array.from({ length: 100 }, (_, i) => `ev-${i}`);
+    const r = result({ counts: counts({ lost: 150 }) });
+    r.checker.evidence.lost = lost;
+    const t = renderSummary(r, "r.json");
+    expect(lineStarting(t, "lost event ids")).toBe("  lost event ids: ev-0, ev-1, ev-2, ev-3, ev-4 ... (150 in all)");
+  });
+
+  it("shows duplicates with their multiplicity and order inversions when there are any", () => {
+    const r = result({ counts: counts({ lost: 0, duplicated: 2 }) });
+    r.checker = {
+      valid: "invalid",
+      evidence: { lost: [], duplicated: [{ eventId: "d1", times: 2 }, { eventId: "d2", times: 3 }], errors: [], unexpected: [], outOfOrder: [] },
+      outOfOrderCount: 4,
+    };
+    const t = renderSummary(r, "r.json");
+    expect(t).toContain("  duplicated event ids: d1 x2, d2 x3");
+    expect(t).toContain("  per-key order: 4 inversion(s)");
+    expect(t).not.toContain("lost event ids");
+    expect(t).not.toContain("first error");
+  });
+
+  it("omits the traffic start when traffic never started, and shows the run's error", () => {
+    const t = renderSummary(
+      result({ status: "failed", trafficStartMs: null, error: { message: "did not start within 60 s", component: "kafka syd-1" } }),
+      "r.json",
+    );
+    expect(t.split("\n")[0]).toBe("scenario broker-crash: failed, 45.3 s");
+    expect(t).toContain("  error: kafka syd-1: did not start within 60 s");
+  });
+
+  it("ends with the path of the result file", () => {
+    expect(text.split("\n").at(-1)).toBe("  result: runs/x/result.json");
+  });
+});

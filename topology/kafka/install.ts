@@ -1,0 +1,55 @@
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
+
+/**
+ * The newest Kafka 4.x whose artifacts are all on Maven Central here (4.4.0 publishes kafka_2.13 and
+ * kafka-clients but not kafka-tools or connect-mirror, so its tools and MirrorMaker 2 cannot be had).
+ */
+export const KAFKA_VERSION = "4.3.1";
+/** Pinned, because Maven 3.8's default dependency plugin is too old for copy-dependencies' flags. */
+export const DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
+
+const here = new URL(".", import.meta.url).pathname;
+
+export interface KafkaInstall extends Installed {
+  java: string;
+  classpath: string;
+  log4jConfig: string;
+}
+
+/** Kafka's jars (broker, controller, tools) from Maven Central into the cache, with a log4j2 config. */
+export async function installKafka(): Promise<KafkaInstall> {
+  const inst = await installOnce("kafka", KAFKA_VERSION, async (dir) => {
+    writeFileSync(join(dir, "pom.xml"), readFileSync(join(here, "pom.xml"), "utf8").replace("@KAFKA_VERSION@", KAFKA_VERSION));
+    copyFileSync(join(here, "log4j2.properties"), join(dir, "log4j2.properties"));
+    await runTool(
+      "kafka install",
+      ["mvn", "-q", "-B", `${DEPENDENCY_PLUGIN}:copy-dependencies`, "-DincludeScope=runtime", `-DoutputDirectory=${join(dir, "lib")}`],
+      { cwd: dir, hint: "Maven must reach Maven Central; run `mvn -v` and check the network, then retry `./meshlab setup`" },
+    );
+  });
+  return {
+    ...inst,
+    java: await findJava(17, "MESHLAB_KAFKA_JAVA_HOME"),
+    classpath: join(inst.dir, "lib", "*"),
+    log4jConfig: join(inst.dir, "log4j2.properties"),
+  };
+}
+
+/** The JVM command line of a Kafka main class, with the lab's heap and logging. */
+export function kafkaJavaArgv(k: KafkaInstall, heapMb: number, mainClass: string, args: string[]): string[] {
+  return [
+    k.java,
+    `-Xms${heapMb}m`,
+    `-Xmx${heapMb}m`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+    `-Dlog4j2.configurationFile=${k.log4jConfig}`,
+    "-cp",
+    k.classpath,
+    mainClass,
+    ...args,
+  ];
+}

@@ -1,0 +1,87 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runTool } from "../../lab/install.ts";
+import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { NodePlan, RegionPlan } from "../plan.ts";
+import type { TopologySpec } from "../spec.ts";
+import { renderServerProperties } from "./config.ts";
+import { type KafkaInstall, kafkaJavaArgv } from "./install.ts";
+
+/**
+ * A Kafka KRaft node run as a local process. Besides start/stop it is killable, pausable and restartable (with
+ * the same log dir), which is what the chaos library needs.
+ */
+export class KafkaNode implements AsyncDisposable {
+  readonly plan: NodePlan;
+  readonly propertiesFile: string;
+  readonly logFile: string;
+  readonly #install: KafkaInstall;
+  readonly #supervisor: Supervisor;
+  readonly #heapMb: number;
+  #process: ProcessHandle | undefined;
+  #starts = 0;
+
+  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor }) {
+    this.plan = opts.plan;
+    this.#install = opts.install;
+    this.#supervisor = opts.supervisor;
+    this.#heapMb = opts.spec.kafka.heapMb;
+    mkdirSync(this.plan.dir, { recursive: true });
+    this.propertiesFile = join(this.plan.dir, "server.properties");
+    this.logFile = join(this.plan.dir, "kafka.log");
+    writeFileSync(this.propertiesFile, renderServerProperties(opts.spec, opts.region, opts.plan));
+  }
+
+  get id(): string {
+    return this.plan.spec.id;
+  }
+  get logDir(): string {
+    return join(this.plan.dir, "data");
+  }
+  get process(): ProcessHandle | undefined {
+    return this.#process;
+  }
+  running(): boolean {
+    return this.#process?.running() ?? false;
+  }
+
+  /** `kafka-storage format` for this node's dirs. */
+  async format(clusterId: string): Promise<void> {
+    await runTool(
+      `kafka ${this.id} format`,
+      kafkaJavaArgv(this.#install, 256, "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", this.propertiesFile]),
+      { hint: `check ${this.propertiesFile}; the log dirs must be empty or formatted for this cluster id` },
+    );
+  }
+
+  /** Starts (or restarts after a kill) the node process; readiness is checked at the cluster level. */
+  start(): ProcessHandle {
+    if (this.#process?.running()) return this.#process;
+    this.#starts++;
+    this.#process = this.#supervisor.spawn(
+      this.#starts === 1 ? `kafka ${this.id}` : `kafka ${this.id} (start ${this.#starts})`,
+      kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile]),
+      // Teardown stops every node at once, when a controlled shutdown can only wait for a lost quorum.
+      { logFile: this.logFile, cwd: this.plan.dir, stopGraceMs: 2_000 },
+    );
+    return this.#process;
+  }
+
+  async stop(graceMs?: number): Promise<void> {
+    await this.#process?.stop(graceMs);
+  }
+
+  kill(): void {
+    this.#process?.signal("SIGKILL");
+  }
+  pause(): void {
+    this.#process?.signal("SIGSTOP");
+  }
+  resume(): void {
+    this.#process?.signal("SIGCONT");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { brokersOf, controllersOf, type NodeSpec, type TopologySpec } from "./spec.ts";
+
+export const HOST = "127.0.0.1";
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+export const addr = (e: Endpoint): string => `${e.host}:${e.port}`;
+
+/**
+ * A link is one class of traffic towards one target, e.g. `syd-2.centrelink` (Centrelink clients to broker
+ * syd-2), `syd-2.broker` (other brokers replicating from syd-2), `syd-1.controller` (anyone talking to
+ * controller syd-1), `syd.registry` (clients to the region's schema registry). With a proxy, each link is one
+ * Toxiproxy proxy of the same name.
+ */
+export interface Link {
+  name: string;
+  klass: string;
+  target: string;
+  /** Where clients connect (the proxy, or the target itself without one). */
+  listen: Endpoint;
+  /** The real socket of the target. */
+  upstream: Endpoint;
+}
+
+export interface ListenerPlan {
+  /** Kafka listener name, e.g. `ATO`, `REPLICATION`, `CONTROLLER`. */
+  name: string;
+  klass: string;
+  bind: Endpoint;
+  advertised: Endpoint;
+}
+
+export interface NodePlan {
+  spec: NodeSpec;
+  region: string;
+  dir: string;
+  listeners: ListenerPlan[];
+}
+
+export interface RegionPlan {
+  name: string;
+  clusterId: string;
+  nodes: NodePlan[];
+  links: Link[];
+  /** `controller.quorum.voters`, through the controller links. */
+  voters: string;
+  /** Bootstrap servers per client class, through that class's links (and `lab`, direct). */
+  bootstrap: Record<string, string>;
+  controllerBootstrap: string;
+  registry: Link;
+}
+
+export interface MeshPlan {
+  spec: TopologySpec;
+  regions: RegionPlan[];
+  toxiproxyApi: Endpoint | undefined;
+}
+
+/** Kafka listener name of a link class. */
+export const listenerName = (klass: string): string =>
+  klass === "broker" ? "REPLICATION" : klass.toUpperCase().replace(/-/g, "_");
+
+/** A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as `kafka-storage random-uuid` prints. */
+export const newClusterId = (): string => randomBytes(16).toString("base64url");
+
+/** Reserves `n` distinct free TCP ports on the loopback interface. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import("node:net").Server>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, HOST, () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/**
+ * The lab's own control traffic (admin, readiness, metadata) has a listener that bypasses the proxies, so no
+ * fault on a link can blind the lab to what the cluster is doing.
+ */
+export const LAB_CLASS = "lab";
+
+const proxied = (spec: TopologySpec, klass: string): boolean => spec.proxy === "toxiproxy" && klass !== LAB_CLASS;
+
+/** How many ports `planMesh` takes from the allocator. */
+export function portsNeeded(spec: TopologySpec): number {
+  let n = spec.proxy === "toxiproxy" ? 1 : 0;
+  for (const r of spec.regions) {
+    for (const node of r.nodes) for (const c of classesOf(spec, node)) n += proxied(spec, c) ? 2 : 1;
+    n += proxied(spec, "registry") ? 2 : 1;
+  }
+  return n;
+}
+
+function classesOf(spec: TopologySpec, node: NodeSpec): string[] {
+  const classes: string[] = [];
+  if (node.roles.includes("broker")) classes.push(...spec.clientClasses, "broker", LAB_CLASS);
+  if (node.roles.includes("controller")) classes.push("controller");
+  return classes;
+}
+
+/**
+ * Decides every address of the mesh: one listener per link class on each node, each advertised through its own
+ * proxy. Pure given the ports, so it is unit-tested without starting anything.
+ */
+export function planMesh(spec: TopologySpec, runDir: string, ports: number[], clusterIds?: string[]): MeshPlan {
+  let next = 0;
+  const take = (): Endpoint => {
+    const port = ports[next++];
+    if (port === undefined) throw new Error(`planMesh: ran out of ports (${ports.length} given, ${portsNeeded(spec)} needed)`);
+    return { host: HOST, port };
+  };
+  const toxiproxyApi = spec.proxy === "toxiproxy" ? take() : undefined;
+  const link = (klass: string, target: string): Link => {
+    const upstream = take();
+    return { name: `${target}.${klass}`, klass, target, upstream, listen: proxied(spec, klass) ? take() : upstream };
+  };
+
+  const regions = spec.regions.map((r, ri): RegionPlan => {
+    const links: Link[] = [];
+    const nodes = r.nodes.map((node): NodePlan => {
+      const listeners = classesOf(spec, node).map((klass): ListenerPlan => {
+        const l = link(klass, node.id);
+        links.push(l);
+        return { name: listenerName(klass), klass, bind: l.upstream, advertised: l.listen };
+      });
+      return { spec: node, region: r.name, dir: join(runDir, r.name, node.id), listeners };
+    });
+    const registry = link("registry", r.name);
+    const via = (klass: string, ns: NodeSpec[]) =>
+      ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass)).filter((l): l is Link => !!l);
+    const controllerLinks = via("controller", controllersOf(r));
+    const bootstrap = Object.fromEntries(
+      [...spec.clientClasses, LAB_CLASS].map((c) => [c, via(c, brokersOf(r)).map((l) => addr(l.listen)).join(",")]),
+    );
+    return {
+      name: r.name,
+      clusterId: clusterIds?.[ri] ?? newClusterId(),
+      nodes,
+      links: [...links, registry],
+      voters: controllerLinks.map((l) => `${r.nodes.find((n) => n.id === l.target)?.nodeId}@${addr(l.listen)}`).join(","),
+      bootstrap,
+      controllerBootstrap: controllerLinks.map((l) => addr(l.listen)).join(","),
+      registry,
+    };
+  });
+  return { spec, regions, toxiproxyApi };
+}

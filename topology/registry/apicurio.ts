@@ -1,0 +1,96 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
+import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
+import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { addr, type Endpoint } from "../plan.ts";
+
+/** Apicurio Registry 3.x; its Quarkus build needs Java 21 or newer. */
+export const APICURIO_VERSION = "3.3.3";
+const ARTIFACT = `io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`;
+
+/** Fetches Apicurio's published Quarkus fast-jar assembly (classifier `all`) from Maven Central and unpacks it. */
+export async function installApicurio(): Promise<Installed & { runJar: string }> {
+  const inst = await installOnce("apicurio", APICURIO_VERSION, async (dir) => {
+    const hint = "Maven must reach Maven Central; retry `./meshlab setup`";
+    await runTool("apicurio install", ["mvn", "-q", "-B", `${DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${dir}`, "-Dmdep.stripVersion=true"], {
+      cwd: dir,
+      hint,
+    });
+    mkdirSync(join(dir, "app"));
+    await runTool("apicurio install", ["tar", "xzf", join(dir, "apicurio-registry-app-all.tar.gz"), "-C", join(dir, "app")], { hint });
+    await runTool("apicurio install", ["rm", join(dir, "apicurio-registry-app-all.tar.gz")], { hint });
+  });
+  return { ...inst, runJar: join(inst.dir, "app", "quarkus-run.jar") };
+}
+
+/** The schema registry of a region, reached by clients through its Confluent-compatible API. */
+export class StartedRegistry implements AsyncDisposable {
+  readonly process: ProcessHandle;
+  /** Base URL of the Confluent-compatible API, as clients see it (through the region's registry link). */
+  readonly ccompatUrl: string;
+
+  private constructor(process: ProcessHandle, ccompatUrl: string) {
+    this.process = process;
+    this.ccompatUrl = ccompatUrl;
+  }
+
+  /**
+   * Starts Apicurio. With `kafkasql` storage its schemas live in a Kafka topic of the region, so they survive a
+   * registry restart and any registry on the same cluster serves the same ids.
+   */
+  static async start(opts: {
+    supervisor: Supervisor;
+    name: string;
+    dir: string;
+    bind: Endpoint;
+    advertised: Endpoint;
+    storage: "kafkasql" | "mem";
+    bootstrap: string;
+    heapMb: number;
+  }): Promise<StartedRegistry> {
+    const inst = await installApicurio();
+    const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
+    mkdirSync(opts.dir, { recursive: true });
+    const storageEnv: Record<string, string> =
+      opts.storage === "kafkasql"
+        ? {
+            APICURIO_STORAGE_KIND: "kafkasql",
+            APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: opts.bootstrap,
+            APICURIO_KAFKASQL_TOPIC: "meshlab-registry-journal",
+            APICURIO_KAFKASQL_SNAPSHOTS_TOPIC: "meshlab-registry-snapshots",
+            // Start-up polls the journal and snapshot topics to the end; 5 s per empty poll is most of its boot.
+            APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: "500",
+          }
+        : { APICURIO_STORAGE_KIND: "sql", APICURIO_STORAGE_SQL_KIND: "h2" };
+    const proc = opts.supervisor.spawn(
+      opts.name,
+      [java, `-Xms${opts.heapMb}m`, `-Xmx${opts.heapMb}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", `-XX:SharedArchiveFile=${join(inst.dir, "app.jsa")}`, "-XX:+AutoCreateSharedArchive", "-jar", inst.runJar],
+      {
+        cwd: opts.dir,
+        logFile: join(opts.dir, "apicurio.log"),
+        stopGraceMs: 3_000,
+        env: {
+          QUARKUS_HTTP_HOST: opts.bind.host,
+          QUARKUS_HTTP_PORT: String(opts.bind.port),
+          QUARKUS_HTTP_ACCESS_LOG_ENABLED: "false",
+          QUARKUS_LOG_CATEGORY__IO_APICURIO_REGISTRY_LOGGING_AUDIT__LEVEL: "WARN",
+          QUARKUS_OTEL_SDK_DISABLED: "true",
+          ...storageEnv,
+        },
+      },
+    );
+    const started = new StartedRegistry(proc, `http://${addr(opts.advertised)}/apis/ccompat/v7`);
+    await waitUntil(
+      "Apicurio Registry to answer",
+      // The ccompat API answers only once storage is ready (with kafkasql: once the journal topic is read).
+      async () => ((await fetch(`http://${addr(opts.bind)}/apis/ccompat/v7/subjects`)).ok ? true : undefined),
+      { timeoutMs: 120_000, intervalMs: 500, process: proc, hint: "Apicurio needs Java 21+ and, with kafkasql storage, the region's brokers" },
+    );
+    return started;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.process.stop();
+  }
+}

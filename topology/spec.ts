@@ -1,0 +1,152 @@
+import { BadInputError } from "../lab/errors.ts";
+import { arr, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
+
+/** A Kafka process role. A node may be a combined broker+controller, or a dedicated one. */
+export type Role = "broker" | "controller";
+
+/** One Kafka node of a region. */
+export interface NodeSpec {
+  /** Unique across the whole topology; also names the node's links (`<id>.<class>`). */
+  id: string;
+  /** KRaft `node.id`, unique within the region. */
+  nodeId: number;
+  roles: Role[];
+  /** Availability zone; becomes `broker.rack`. */
+  az: string;
+}
+
+export interface RegionSpec {
+  name: string;
+  nodes: NodeSpec[];
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Topic-level configs, e.g. `min.insync.replicas`. */
+  config: Record<string, string>;
+}
+
+export interface TopologySpec {
+  name: string;
+  /** Where components run: local processes (default), containers, or the target hosts. */
+  backend: "local" | "containers" | "hosts";
+  /**
+   * Client classes. Each class gets its own listener on every broker, advertised through its own proxies, so the
+   * links of one class (say, Centrelink consumers) can be cut or degraded without touching the others.
+   */
+  clientClasses: string[];
+  /** `toxiproxy`: every client-to-broker, broker-to-broker and broker-to-controller link goes through a proxy. */
+  proxy: "toxiproxy" | "none";
+  kafka: { heapMb: number; config: Record<string, string> };
+  registry: { kind: "apicurio"; storage: "kafkasql" | "mem"; heapMb: number };
+  regions: RegionSpec[];
+  topics: TopicSpec[];
+}
+
+const ident = (what: string) =>
+  str({ pattern: /^[a-z][a-z0-9-]*$/, patternHint: `a valid ${what} (lower-case letters, digits and '-', starting with a letter)` });
+
+/** The topic settings of the seed: 12 partitions, RF 3, min ISR 2, 7-day retention, 5 MB messages, delete. */
+export const seedTopicConfig = (): Record<string, string> => ({
+  "min.insync.replicas": "2",
+  "retention.ms": "604800000",
+  "max.message.bytes": "5242880",
+  "cleanup.policy": "delete",
+});
+
+const nodeCheck = obj({
+  id: ident("node id"),
+  nodeId: num({ integer: true, min: 0 }),
+  roles: arr(oneOf("broker", "controller"), { min: 1 }),
+  az: ident("availability zone"),
+});
+
+const topologyCheck = obj({
+  name: ident("topology name"),
+  backend: optional(oneOf("local", "containers", "hosts"), "local"),
+  clientClasses: optional(arr(ident("client class"), { min: 1 }), ["ato", "centrelink", "registry"]),
+  proxy: optional(oneOf("toxiproxy", "none"), "toxiproxy"),
+  kafka: optional(
+    obj({ heapMb: optional(num({ integer: true, min: 128 }), 512), config: optional(record(str({ nonEmpty: false })), {}) }),
+    { heapMb: 512, config: {} },
+  ),
+  registry: optional(
+    obj({
+      kind: optional(oneOf("apicurio"), "apicurio"),
+      storage: optional(oneOf("kafkasql", "mem"), "kafkasql"),
+      heapMb: optional(num({ integer: true, min: 128 }), 512),
+    }),
+    { kind: "apicurio" as const, storage: "kafkasql" as const, heapMb: 512 },
+  ),
+  regions: arr(obj({ name: ident("region name"), nodes: arr(nodeCheck, { min: 1 }) }), { min: 1 }),
+  topics: arr(
+    obj({
+      name: str({ pattern: /^[a-zA-Z0-9._-]{1,249}$/, patternHint: "a legal Kafka topic name" }),
+      partitions: optional(num({ integer: true, min: 1 }), 12),
+      replicationFactor: optional(num({ integer: true, min: 1 }), 3),
+      config: optional(record(str()), seedTopicConfig),
+    }),
+  ),
+});
+
+const RESERVED_CLASSES = new Set(["broker", "controller", "lab"]);
+
+/** Checks that span fields: counts, uniqueness, quorum sizes. */
+function crossCheck(spec: TopologySpec, problems: Problems): void {
+  const seenIds = new Set<string>();
+  const seenRegions = new Set<string>();
+  for (const c of spec.clientClasses)
+    if (RESERVED_CLASSES.has(c)) problems.push(`topology.clientClasses: "${c}" is reserved for the internal links; pick another name`);
+  if (new Set(spec.clientClasses).size !== spec.clientClasses.length) problems.push("topology.clientClasses: names must be unique");
+  if (spec.backend !== "local")
+    problems.push(
+      `topology.backend: "${spec.backend}" is not available yet; only "local" (processes on this machine) is implemented`,
+    );
+  spec.regions.forEach((r, ri) => {
+    const at = `topology.regions[${ri}]`;
+    if (seenRegions.has(r.name)) problems.push(`${at}.name: region "${r.name}" appears twice`);
+    seenRegions.add(r.name);
+    const nodeIds = new Set<number>();
+    r.nodes.forEach((n, ni) => {
+      if (seenIds.has(n.id)) problems.push(`${at}.nodes[${ni}].id: node "${n.id}" appears twice`);
+      seenIds.add(n.id);
+      if (nodeIds.has(n.nodeId)) problems.push(`${at}.nodes[${ni}].nodeId: ${n.nodeId} is used twice in region "${r.name}"`);
+      nodeIds.add(n.nodeId);
+      if (new Set(n.roles).size !== n.roles.length) problems.push(`${at}.nodes[${ni}].roles: a role is listed twice`);
+    });
+    const controllers = r.nodes.filter((n) => n.roles.includes("controller")).length;
+    const brokers = r.nodes.filter((n) => n.roles.includes("broker")).length;
+    if (controllers === 0) problems.push(`${at}.nodes: region "${r.name}" has no controller; give at least one node the "controller" role`);
+    else if (controllers % 2 === 0)
+      problems.push(`${at}.nodes: region "${r.name}" has ${controllers} controllers; a KRaft quorum needs an odd number (1, 3, 5)`);
+    if (brokers === 0) problems.push(`${at}.nodes: region "${r.name}" has no broker; give at least one node the "broker" role`);
+    spec.topics.forEach((t, ti) => {
+      if (t.replicationFactor > brokers)
+        problems.push(
+          `topology.topics[${ti}].replicationFactor: ${t.replicationFactor} exceeds the ${brokers} broker(s) of region "${r.name}"`,
+        );
+      const minIsr = Number(t.config["min.insync.replicas"] ?? "1");
+      if (!(minIsr >= 1 && minIsr <= t.replicationFactor))
+        problems.push(`topology.topics[${ti}].config.min.insync.replicas: ${minIsr} must be between 1 and the replication factor ${t.replicationFactor}`);
+    });
+  });
+  const names = spec.topics.map((t) => t.name);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) problems.push(`topology.topics[${i}].name: topic "${n}" appears twice`);
+  });
+}
+
+/** Validates a topology spec strictly and fills defaults; throws one error listing every problem. */
+export function parseTopology(input: unknown, source = "topology"): TopologySpec {
+  const problems: Problems = [];
+  const spec = topologyCheck(input, "topology", problems) as TopologySpec | undefined;
+  if (spec) crossCheck(spec, problems);
+  if (problems.length || !spec)
+    throw new BadInputError(`invalid topology spec (${source})`, problems, "fix the fields named above; topology/README.md documents every key");
+  return spec;
+}
+
+export const brokersOf = (r: RegionSpec): NodeSpec[] => r.nodes.filter((n) => n.roles.includes("broker"));
+export const controllersOf = (r: RegionSpec): NodeSpec[] => r.nodes.filter((n) => n.roles.includes("controller"));
