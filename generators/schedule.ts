@@ -11,6 +11,7 @@ export type RateSpec =
 /** Intended time (ms from the start of load) of the i-th request, i = 0, 1, 2 ... */
 export function intendedAtMs(rate: RateSpec, i: number): number {
   if (rate.kind === "constant") return (i * 1000) / rate.perSecond;
+  if (rate.overMs <= 0) return (i * 1000) / rate.to; // an instant ramp is the final rate
   // Requests by time t (ms) during the ramp: N(t) = a t + b t^2 / 2, with a, b per ms.
   const a = rate.from / 1000;
   const b = (rate.to - rate.from) / 1000 / rate.overMs;
@@ -36,6 +37,6 @@ export function requestsWithin(rate: RateSpec, durationMs: number): number {
 /** The rate (requests/s) in force at time t. */
 export function rateAt(rate: RateSpec, tMs: number): number {
   if (rate.kind === "constant") return rate.perSecond;
-  if (tMs >= rate.overMs) return rate.to;
+  if (tMs >= rate.overMs || rate.overMs <= 0) return rate.to;
   return rate.from + ((rate.to - rate.from) * tMs) / rate.overMs;
 }

@@ -85,7 +85,8 @@ const check = obj({
 export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec {
   const problems: Problems = [];
   const w = check(input ?? {}, "workload", problems) as WorkloadSpec | undefined;
-  if (w && w.centrelink.debtCheckMs.min > w.centrelink.debtCheckMs.max)
+  const debt = w?.centrelink?.debtCheckMs;
+  if (debt && debt.min !== undefined && debt.max !== undefined && debt.min > debt.max)
     problems.push("workload.centrelink.debtCheckMs: min is above max");
   if (problems.length || !w) throw new BadInputError(`invalid workload (${source})`, problems, "fix the fields named above; generators/README.md documents every key");
   return w;

@@ -1,6 +1,8 @@
 /**
  * A small strict validator for specs that are data: every problem is collected with its path (so one run reports
  * them all), unknown keys are errors, and defaults are filled in so the resolved spec can be saved with a result.
+ * Containers (objects, lists, maps) return what they could read even when a member failed, so cross-field checks
+ * still run on the rest; a spec is valid only when no problem was recorded.
  */
 export type Problems = string[];
 export type Check<T> = (value: unknown, path: string, problems: Problems) => T | undefined;
@@ -47,13 +49,11 @@ export const arr =
     if (opts.min !== undefined && v.length < opts.min)
       return void problems.push(`${path}: needs at least ${opts.min} item(s), has ${v.length}`);
     const out: T[] = [];
-    let ok = true;
     v.forEach((x, i) => {
       const r = item(x, `${path}[${i}]`, problems);
-      if (r === undefined) ok = false;
-      else out.push(r);
+      if (r !== undefined) out.push(r);
     });
-    return ok ? out : undefined;
+    return out;
   };
 
 /** A map of free-form keys (e.g. Kafka config) whose values all pass `value`. */
@@ -62,13 +62,11 @@ export const record =
   (v, path, problems) => {
     if (typeof v !== "object" || v === null || Array.isArray(v)) return void problems.push(`${path}: expected an object, got ${show(v)}`);
     const out: Record<string, T> = {};
-    let ok = true;
     for (const [k, x] of Object.entries(v)) {
       const r = value(x, `${path}.${k}`, problems);
-      if (r === undefined) ok = false;
-      else out[k] = r;
+      if (r !== undefined) out[k] = r;
     }
-    return ok ? out : undefined;
+    return out;
   };
 
 type Field<T> = { check: Check<T>; default?: T | (() => T) };
@@ -86,7 +84,6 @@ export const obj =
     for (const k of Object.keys(input))
       if (!(k in shape)) problems.push(`${path}.${k}: unknown key (allowed: ${Object.keys(shape).join(", ")})`);
     const out: Record<string, unknown> = {};
-    let ok = true;
     for (const [k, f] of Object.entries(shape)) {
       const field: Field<unknown> = typeof f === "function" ? { check: f } : f;
       if (input[k] === undefined) {
@@ -96,14 +93,12 @@ export const obj =
           continue;
         }
         problems.push(`${path}.${k}: required`);
-        ok = false;
         continue;
       }
       const r = field.check(input[k], `${path}.${k}`, problems);
-      if (r === undefined) ok = false;
-      else out[k] = r;
+      if (r !== undefined) out[k] = r;
     }
-    return ok ? (out as Out<S>) : undefined;
+    return out as Out<S>;
   };
 
 export const optional = <T>(check: Check<T>, dflt: T | (() => T)): Field<T> => ({ check, default: dflt });

@@ -65,8 +65,16 @@ export interface MeshPlan {
 export const listenerName = (klass: string): string =>
   klass === "broker" ? "REPLICATION" : klass.toUpperCase().replace(/-/g, "_");
 
-/** A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as `kafka-storage random-uuid` prints. */
-export const newClusterId = (): string => randomBytes(16).toString("base64url");
+/**
+ * A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as `kafka-storage random-uuid` prints.
+ * Like Kafka's Uuid.randomUuid it never starts with '-', which the storage tool would read as an option.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
 
 /** Reserves `n` distinct free TCP ports on the loopback interface. */
 export async function freePorts(n: number): Promise<number[]> {

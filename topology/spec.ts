@@ -91,50 +91,62 @@ const topologyCheck = obj({
   ),
 });
 
-const RESERVED_CLASSES = new Set(["broker", "controller", "lab"]);
+/** Classes whose names, or Kafka listener names, the internal links use. */
+const RESERVED_CLASSES = new Set(["broker", "controller", "lab", "replication"]);
 
-/** Checks that span fields: counts, uniqueness, quorum sizes. */
-function crossCheck(spec: TopologySpec, problems: Problems): void {
+type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * Checks that span fields: counts, uniqueness, quorum sizes. It runs on whatever parsed, even when some fields
+ * did not, so one run reports every problem.
+ */
+function crossCheck(spec: DeepPartial<TopologySpec>, problems: Problems): void {
   const seenIds = new Set<string>();
   const seenRegions = new Set<string>();
-  for (const c of spec.clientClasses)
-    if (RESERVED_CLASSES.has(c)) problems.push(`topology.clientClasses: "${c}" is reserved for the internal links; pick another name`);
-  if (new Set(spec.clientClasses).size !== spec.clientClasses.length) problems.push("topology.clientClasses: names must be unique");
-  if (spec.backend !== "local")
+  const classes = spec.clientClasses ?? [];
+  for (const c of classes)
+    if (c && RESERVED_CLASSES.has(c)) problems.push(`topology.clientClasses: "${c}" is reserved for the internal links; pick another name`);
+  if (new Set(classes).size !== classes.length) problems.push("topology.clientClasses: names must be unique");
+  if (spec.backend !== undefined && spec.backend !== "local")
     problems.push(
       `topology.backend: "${spec.backend}" is not available yet; only "local" (processes on this machine) is implemented`,
     );
-  spec.regions.forEach((r, ri) => {
+  const topics = spec.topics ?? [];
+  (spec.regions ?? []).forEach((r, ri) => {
     const at = `topology.regions[${ri}]`;
-    if (seenRegions.has(r.name)) problems.push(`${at}.name: region "${r.name}" appears twice`);
-    seenRegions.add(r.name);
+    const name = r.name ?? `#${ri}`;
+    if (r.name !== undefined && seenRegions.has(r.name)) problems.push(`${at}.name: region "${r.name}" appears twice`);
+    if (r.name !== undefined) seenRegions.add(r.name);
     const nodeIds = new Set<number>();
-    r.nodes.forEach((n, ni) => {
-      if (seenIds.has(n.id)) problems.push(`${at}.nodes[${ni}].id: node "${n.id}" appears twice`);
-      seenIds.add(n.id);
-      if (nodeIds.has(n.nodeId)) problems.push(`${at}.nodes[${ni}].nodeId: ${n.nodeId} is used twice in region "${r.name}"`);
-      nodeIds.add(n.nodeId);
-      if (new Set(n.roles).size !== n.roles.length) problems.push(`${at}.nodes[${ni}].roles: a role is listed twice`);
+    const nodes = r.nodes ?? [];
+    nodes.forEach((n, ni) => {
+      if (n.id !== undefined && seenIds.has(n.id)) problems.push(`${at}.nodes[${ni}].id: node "${n.id}" appears twice`);
+      if (n.id !== undefined) seenIds.add(n.id);
+      if (n.nodeId !== undefined && nodeIds.has(n.nodeId)) problems.push(`${at}.nodes[${ni}].nodeId: ${n.nodeId} is used twice in region "${name}"`);
+      if (n.nodeId !== undefined) nodeIds.add(n.nodeId);
+      if (n.roles && new Set(n.roles).size !== n.roles.length) problems.push(`${at}.nodes[${ni}].roles: a role is listed twice`);
     });
-    const controllers = r.nodes.filter((n) => n.roles.includes("controller")).length;
-    const brokers = r.nodes.filter((n) => n.roles.includes("broker")).length;
-    if (controllers === 0) problems.push(`${at}.nodes: region "${r.name}" has no controller; give at least one node the "controller" role`);
+    if (nodes.some((n) => n.roles === undefined)) return; // role counts would be wrong; the role error is reported
+    const controllers = nodes.filter((n) => n.roles?.includes("controller")).length;
+    const brokers = nodes.filter((n) => n.roles?.includes("broker")).length;
+    const regionName = name;
+    if (controllers === 0) problems.push(`${at}.nodes: region "${regionName}" has no controller; give at least one node the "controller" role`);
     else if (controllers % 2 === 0)
-      problems.push(`${at}.nodes: region "${r.name}" has ${controllers} controllers; a KRaft quorum needs an odd number (1, 3, 5)`);
-    if (brokers === 0) problems.push(`${at}.nodes: region "${r.name}" has no broker; give at least one node the "broker" role`);
-    spec.topics.forEach((t, ti) => {
-      if (t.replicationFactor > brokers)
-        problems.push(
-          `topology.topics[${ti}].replicationFactor: ${t.replicationFactor} exceeds the ${brokers} broker(s) of region "${r.name}"`,
-        );
-      const minIsr = Number(t.config["min.insync.replicas"] ?? "1");
-      if (!(minIsr >= 1 && minIsr <= t.replicationFactor))
-        problems.push(`topology.topics[${ti}].config.min.insync.replicas: ${minIsr} must be between 1 and the replication factor ${t.replicationFactor}`);
+      problems.push(`${at}.nodes: region "${regionName}" has ${controllers} controllers; a KRaft quorum needs an odd number (1, 3, 5)`);
+    if (brokers === 0) problems.push(`${at}.nodes: region "${regionName}" has no broker; give at least one node the "broker" role`);
+    topics.forEach((t, ti) => {
+      if (t.replicationFactor !== undefined && t.replicationFactor > brokers)
+        problems.push(`topology.topics[${ti}].replicationFactor: ${t.replicationFactor} exceeds the ${brokers} broker(s) of region "${regionName}"`);
     });
   });
-  const names = spec.topics.map((t) => t.name);
+  topics.forEach((t, ti) => {
+    const minIsr = Number(t.config?.["min.insync.replicas"] ?? "1");
+    if (t.replicationFactor !== undefined && !(minIsr >= 1 && minIsr <= t.replicationFactor))
+      problems.push(`topology.topics[${ti}].config.min.insync.replicas: ${minIsr} must be between 1 and the replication factor ${t.replicationFactor}`);
+  });
+  const names = topics.map((t) => t.name);
   names.forEach((n, i) => {
-    if (names.indexOf(n) !== i) problems.push(`topology.topics[${i}].name: topic "${n}" appears twice`);
+    if (n !== undefined && names.indexOf(n) !== i) problems.push(`topology.topics[${i}].name: topic "${n}" appears twice`);
   });
 }
 
@@ -142,7 +154,7 @@ function crossCheck(spec: TopologySpec, problems: Problems): void {
 export function parseTopology(input: unknown, source = "topology"): TopologySpec {
   const problems: Problems = [];
   const spec = topologyCheck(input, "topology", problems) as TopologySpec | undefined;
-  if (spec) crossCheck(spec, problems);
+  if (spec) crossCheck(spec as DeepPartial<TopologySpec>, problems);
   if (problems.length || !spec)
     throw new BadInputError(`invalid topology spec (${source})`, problems, "fix the fields named above; topology/README.md documents every key");
   return spec;

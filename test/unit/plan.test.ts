@@ -207,4 +207,9 @@ describe("listenerName and newClusterId", () => {
     }
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it("never starts a cluster id with '-' (kafka-storage format would read it as an option)", () => {
+    // 1 in 64 random ids would start with '-'; 2000 draws make missing the case practically impossible.
+    for (let i = 0; i < 2000; i++) expect(newClusterId().startsWith("-")).toBe(false);
+  });
 });

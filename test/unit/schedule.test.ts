@@ -89,11 +89,7 @@ describe("ramp", () => {
     expect(rateAt(ramp, 60_000)).toBe(100);
   });
 
-  // (it.fails: passes while the bug is present; drop .fails once it is fixed.)
-  // BUG: parseWorkload accepts a ramp with overMs "0s" (duration allows 0), but intendedAtMs divides by overMs
-  // and returns NaN for every request, so requestsWithin reports 0 requests and the run offers no load. A ramp
-  // over 0 ms should behave as a constant rate of `to` (or be rejected by the workload validator).
-  it.fails("treats a ramp over 0 ms as a constant rate of `to`", () => {
+  it("treats a ramp over 0 ms as a constant rate of `to`", () => {
     const instant: RateSpec = { kind: "ramp", from: 10, to: 20, overMs: 0 };
     expect(intendedAtMs(instant, 1)).toBe(50);
     expect(requestsWithin(instant, 1000)).toBe(20);

@@ -306,10 +306,7 @@ describe("parseTopology: invalid specs", () => {
     ]);
   });
 
-  // (it.fails: passes while the bug is present; drop .fails once it is fixed.)
-  // BUG: cross-field checks (duplicate ids, quorum size, RF vs brokers, reserved classes ...) only run when every
-  // field is well-formed, so one bad field hides the others; the contract is that one run reports them all.
-  it.fails("reports cross-field problems even when a field is also malformed", () => {
+  it("reports cross-field problems even when a field is also malformed", () => {
     const spec = valid();
     const region = spec.regions[0];
     if (region) {
@@ -320,11 +317,7 @@ describe("parseTopology: invalid specs", () => {
     expect(problems).toContain('topology.regions[0].nodes[3].id: node "syd-1" appears twice');
   });
 
-  // (it.fails: passes while the bug is present; drop .fails once it is fixed.)
-  // BUG: listenerName("replication") is "REPLICATION", the name of the internal broker-to-broker listener, so a
-  // client class called "replication" gives each broker two listeners of the same name (Kafka refuses to start).
-  // It should be rejected like "broker", "controller" and "lab".
-  it.fails('rejects the client class "replication", whose listener name collides with the internal REPLICATION listener', () => {
+  it('rejects the client class "replication", whose listener name collides with the internal REPLICATION listener', () => {
     expect(() => parseTopology({ ...valid(), clientClasses: ["ato", "replication"] })).toThrow(BadInputError);
   });
 });

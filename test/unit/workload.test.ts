@@ -14,6 +14,7 @@ function rejectionOf(input: unknown): BadInputError {
 
 const DEFAULTS = {
   durationMs: 30_000,
+  warmupMs: 10_000,
   rate: { kind: "constant", perSecond: 50 },
   seed: 42,
   driver: "confluent",
@@ -104,7 +105,7 @@ describe("parseWorkload: invalid workloads", () => {
     });
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics\)$/),
+        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics\)$/),
         'workload.driver: "rdkafka" is not one of "confluent", "kafkajs"',
         'workload.durationMs: "10 parsecs" is not a duration (examples: 500ms, 30s, 5m, 1h)',
         "workload.population: 0 is below the minimum 1",
@@ -122,7 +123,7 @@ describe("parseWorkload: invalid workloads", () => {
 
   it("reports min above max together with an unknown key", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
-      "workload.extra: unknown key (allowed: durationMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics)",
+      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics)",
       "workload.centrelink.debtCheckMs: min is above max",
     ]);
   });
@@ -150,10 +151,7 @@ describe("parseWorkload: invalid workloads", () => {
     expect(rejectionOf("fast").problems).toEqual(['workload: expected an object, got "fast"']);
   });
 
-  // (it.fails: passes while the bug is present; drop .fails once it is fixed.)
-  // BUG: the min-above-max check on debtCheckMs only runs when every other field is valid, so a workload with a
-  // bad driver (or any other field problem) hides it; the validator's contract is that one run reports them all.
-  it.fails("reports debtCheckMs min above max alongside other field problems", () => {
+  it("reports debtCheckMs min above max alongside other field problems", () => {
     const err = rejectionOf({ driver: "rdkafka", centrelink: { instances: 0, debtCheckMs: { min: 10, max: 5 } }, extra: 1 });
     expect(err.problems).toContain("workload.centrelink.debtCheckMs: min is above max");
   });

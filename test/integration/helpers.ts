@@ -1,0 +1,67 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `meshlab-${prefix}-`));
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Pids the lab recorded for runs whose runner is `runnerPid` (read from the supervisor's state files). */
+export function recordedPids(stateDir: string, runnerPid: number): number[] {
+  const pids: number[] = [];
+  for (const f of readdirSync(stateDir).filter((x) => x.endsWith(".json"))) {
+    try {
+      const rec = JSON.parse(readFileSync(join(stateDir, f), "utf8")) as { runner: { pid: number }; processes: { pid: number }[] };
+      if (rec.runner.pid === runnerPid) pids.push(...rec.processes.map((p) => p.pid));
+    } catch {}
+  }
+  return pids;
+}
+
+export interface Cli {
+  pid: number;
+  output: () => string;
+  exited: Promise<number | null>;
+  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<void>;
+  signal: (sig: NodeJS.Signals) => void;
+}
+
+/** Runs ./meshlab as a user would, capturing stdout and stderr together. */
+export function meshlab(args: string[], env: Record<string, string> = {}): Cli {
+  const child = spawn(join(ROOT, "meshlab"), args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const listeners: (() => void)[] = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    pid: child.pid ?? -1,
+    output: () => out,
+    exited,
+    signal: (sig) => child.kill(sig),
+    waitFor: (pattern, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out)) resolve();
+        };
+        listeners.push(check);
+        check();
+        setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`)), timeoutMs);
+        void exited.then(() => setTimeout(() => reject(new Error(`meshlab exited before ${pattern}; output:\n${out}`)), 100));
+      }),
+  };
+}
