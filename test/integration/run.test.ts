@@ -59,7 +59,7 @@ describe("bad input", () => {
   it.each([
     [["run", "no-such-scenario"], /unknown scenario "no-such-scenario"[\s\S]*hint: known scenarios: clearance-smoke/],
     [["run", "clearance-smoke", "--rate", "fast"], /--rate fast: expected a number/],
-    [["run", "clearance-smoke", "--duration", "soon", "--seed", "-3"], /--duration soon[\s\S]*--seed -3/],
+    [["run", "clearance-smoke", "--duration", "soon", "--seed", "1.5"], /--duration soon[\s\S]*--seed 1.5: expected an integer/],
     [["run", "clearance-smoke", "--colour", "red"], /Unknown option '--colour'/],
     [["run", "clearance-smoke", "--driver", "rdkafka"], /workload.driver: "rdkafka" is not one of "confluent", "kafkajs"/],
     [["frobnicate"], /unknown command "frobnicate"/],

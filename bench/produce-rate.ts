@@ -1,0 +1,277 @@
+/**
+ * Producer throughput on the default one-region mesh: Kafka's own Java ProducerPerformance against the lab's
+ * generator path (the confluent driver sending Avro tax assessments), same cluster, same client settings
+ * (acks=all, idempotence, linger.ms), same bytes per record value, each on its own fresh topic.
+ *
+ *   node bench/produce-rate.ts [--records 200000] [--out DIR]
+ */
+import { ASSESSMENT_SCHEMA, Codec } from "../generators/codec.ts";
+import { AssessmentFactory, population } from "../generators/domain.ts";
+import { loadDriver, type Producer } from "../generators/drivers/driver.ts";
+import { InfraError, InterruptedError } from "../lab/errors.ts";
+import { info, progress } from "../lab/log.ts";
+import { newHistogram, summarize } from "../reports/hdr.ts";
+import {
+  type Bench,
+  cell,
+  createBenchTopic,
+  FlagReader,
+  measureAssessments,
+  type PayloadStats,
+  parseFlags,
+  prepareRunDir,
+  renderTable,
+  round,
+  runKafkaTool,
+  runMain,
+  timestamp,
+  toolOutput,
+  withMesh,
+  writeBenchResult,
+} from "./common.ts";
+
+const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N]";
+const PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance";
+const MB = 1024 * 1024;
+
+/** One tool's numbers; latencies in milliseconds (ProducerPerformance prints whole-millisecond percentiles). */
+export interface ProduceRate {
+  tool: string;
+  topic: string;
+  records: number;
+  failed: number;
+  elapsedMs: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  avgMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+interface Settings {
+  records: number;
+  inFlight: number;
+  lingerMs: number;
+  seed: number;
+  clientClass: string;
+}
+
+/** ProducerPerformance's final (not steady-state) summary line. */
+const SUMMARY =
+  /^(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\./;
+
+export function parseProducerPerformance(output: string): Omit<ProduceRate, "tool" | "topic" | "failed" | "elapsedMs"> & { line: string } {
+  const line = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => SUMMARY.test(l))
+    .at(-1);
+  const m = line ? SUMMARY.exec(line) : null;
+  if (!line || !m) throw new Error("no final summary line (\"N records sent, X records/sec (Y MB/sec), ... ms 99.9th.\") in its output");
+  const n = (i: number) => Number(m[i]);
+  return { line, records: n(1), recordsPerSec: n(2), mbPerSec: n(3), avgMs: n(4), maxMs: n(5), p50Ms: n(6), p95Ms: n(7), p99Ms: n(8), p999Ms: n(9) };
+}
+
+/** Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. */
+async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
+  const help = await toolOutput(b.kafka, PRODUCER_PERFORMANCE, ["--help"]);
+  const props = ["acks=all", "enable.idempotence=true", `linger.ms=${s.lingerMs}`, "client.id=bench-kafka-producer"];
+  // Kafka 4.x has --bootstrap-server and --command-property and deprecates --producer-props; older ones have only the latter.
+  const modern = help.includes("--command-property") && help.includes("--bootstrap-server");
+  const args = [
+    "--topic",
+    topic,
+    "--num-records",
+    String(s.records),
+    "--record-size",
+    String(recordSize),
+    "--throughput",
+    "-1",
+    ...(modern ? ["--bootstrap-server", b.bootstrap, "--command-property", ...props] : ["--producer-props", `bootstrap.servers=${b.bootstrap}`, ...props]),
+  ];
+  const done = progress(`kafka ProducerPerformance: ${s.records} records of ${recordSize} bytes to ${topic}`);
+  const out = await runKafkaTool(b, "producer-performance", PRODUCER_PERFORMANCE, args, { timeoutMs: 120_000 + s.records * 5 });
+  let parsed: ReturnType<typeof parseProducerPerformance>;
+  try {
+    parsed = parseProducerPerformance(out);
+  } catch (e) {
+    throw new InfraError({ component: "producer-performance", message: (e as Error).message, hint: `read ${b.runDir}/producer-performance.log`, logTail: out.split("\n").slice(-20).join("\n") });
+  }
+  done(`${Math.round(parsed.recordsPerSec)} records/s`);
+  const { line, ...nums } = parsed;
+  return {
+    tool: "kafka ProducerPerformance",
+    topic,
+    ...nums,
+    failed: s.records - nums.records,
+    elapsedMs: round((nums.records / nums.recordsPerSec) * 1000, 1),
+    syntax: modern ? "--bootstrap-server + --command-property" : "--producer-props",
+    line,
+  };
+}
+
+/**
+ * The lab's generator path: AssessmentFactory + Avro in the registry wire format, with the event-id and
+ * traceparent headers, through the confluent driver, as fast as `inFlight` outstanding sends allow.
+ * Throughput counts from the first send to the last acknowledgement.
+ */
+async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, schemaId: number): Promise<ProduceRate> {
+  const factory = new AssessmentFactory(s.seed, population(s.seed, 10_000));
+  const driver = await loadDriver("confluent");
+  const producer: Producer = await driver.producer({
+    bootstrap: b.bootstrap,
+    clientId: "bench-lab-producer",
+    props: { acks: "all", "enable.idempotence": true, "linger.ms": s.lingerMs },
+  });
+  const hist = newHistogram();
+  let inFlight = 0;
+  let acked = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  let bytes = 0;
+  let firstSend = 0;
+  let lastAck = 0;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const slot = () => new Promise<void>((r) => (wake = r));
+  b.signal.addEventListener("abort", wakeUp, { once: true });
+  const done = progress(`lab generator (confluent driver): ${s.records} Avro assessments to ${topic}, at most ${s.inFlight} in flight`);
+  try {
+    for (let i = 0; i < s.records; i++) {
+      while (inFlight >= s.inFlight && !b.signal.aborted) await slot();
+      if (b.signal.aborted) break;
+      const a = factory.next(Date.now());
+      const traceparent = factory.traceparent();
+      const value = await codec.encode(schemaId, a);
+      bytes += value.length;
+      const sentAt = performance.now();
+      if (i === 0) firstSend = sentAt;
+      inFlight++;
+      producer
+        .send({ topic, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent } })
+        .then(
+          () => {
+            lastAck = performance.now();
+            hist.recordValue(Math.max(1, Math.round((lastAck - sentAt) * 1000)));
+            acked++;
+          },
+          (e: unknown) => {
+            failed++;
+            firstError ??= e instanceof Error ? e.message : String(e);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          wakeUp();
+        });
+    }
+    while (inFlight > 0 && !b.signal.aborted) await slot();
+  } finally {
+    b.signal.removeEventListener("abort", wakeUp);
+    await producer.close();
+  }
+  if (b.signal.aborted) throw b.signal.reason ?? new InterruptedError("abort");
+  if (failed > 0) throw new InfraError({ component: "lab producer", message: `${failed} of ${s.records} sends failed (first: ${firstError})`, hint: "see the broker logs in the run directory" });
+  const elapsedMs = lastAck - firstSend;
+  const l = summarize(hist);
+  done(`${Math.round((acked * 1000) / elapsedMs)} records/s`);
+  return {
+    tool: "lab generator (confluent)",
+    topic,
+    records: acked,
+    failed,
+    elapsedMs: round(elapsedMs, 1),
+    recordsPerSec: round((acked * 1000) / elapsedMs, 1),
+    mbPerSec: round(bytes / MB / (elapsedMs / 1000), 2),
+    avgMs: round(hist.mean / 1000, 2),
+    p50Ms: l.p50,
+    p95Ms: l.p95,
+    p99Ms: l.p99,
+    p999Ms: l.p999,
+    maxMs: l.max,
+  };
+}
+
+async function main(): Promise<void> {
+  const values = parseFlags(
+    USAGE,
+    "Stands the default one-region mesh up, then measures producer throughput with Kafka's ProducerPerformance and with the lab's\n" +
+      "generator path (confluent driver, Avro assessments), each on a fresh topic (12 partitions, RF 3, min ISR 2). Tears down afterwards.",
+    {
+      records: { type: "string", arg: "N", help: "records each tool sends (default 200000)" },
+      out: { type: "string", arg: "DIR", help: "run directory (default runs/bench-produce-<time>); must be empty" },
+      "in-flight": { type: "string", arg: "N", help: "outstanding sends of the lab producer (default 10000)" },
+      "linger-ms": { type: "string", arg: "N", help: "linger.ms of both producers (default 5)" },
+      "client-class": { type: "string", arg: "NAME", help: "listener the producers use: ato (through toxiproxy, default) or lab (direct)" },
+      seed: { type: "string", arg: "N", help: "seed of the generated assessments (default 42)" },
+    },
+  );
+  const f = new FlagReader(values);
+  const s: Settings = {
+    records: f.int("records", 200_000, 1),
+    inFlight: f.int("in-flight", 10_000, 1),
+    lingerMs: f.int("linger-ms", 5, 0),
+    seed: f.int("seed", 42, 0),
+    clientClass: f.str("client-class") ?? "ato",
+  };
+  f.done(USAGE);
+  const runDir = prepareRunDir("bench-produce", f.str("out"));
+  const startedAt = new Date().toISOString();
+  const result: Record<string, unknown> = { benchmark: "produce-rate", status: "failed", startedAt, runDir, settings: { ...s, acks: "all", enableIdempotence: true } };
+
+  let outcome: unknown;
+  try {
+    await withMesh({ name: "bench-produce", runDir, clientClass: s.clientClass }, async (b) => {
+      Object.assign(result, { topology: b.spec.name, bootstrap: b.bootstrap, versions: { ...b.mesh.versions, node: process.version } });
+      // One fresh topic per tool, so neither reads or competes with the other's data.
+      const stamp = timestamp();
+      const kafkaTopic = (await createBenchTopic(b, `bench-produce-kafka-${stamp}`)).name;
+      const labTopic = (await createBenchTopic(b, `bench-produce-lab-${stamp}`)).name;
+      // The payload first: its mean encoded size is what ProducerPerformance is told to send.
+      const codec = new Codec(b.region.registry.ccompatUrl);
+      const schemaId = await codec.register(labTopic, ASSESSMENT_SCHEMA);
+      const payload: PayloadStats = await measureAssessments(codec, schemaId, s.seed, 5_000);
+      result.payload = payload;
+      info(
+        `assessment value: ${payload.avgValueBytes} bytes on average (${payload.minValueBytes}-${payload.maxValueBytes}) -> --record-size ${payload.recordSize}; ` +
+          `key ${payload.avgKeyBytes} + headers ${payload.avgHeaderBytes} bytes more per lab record; generate+encode alone: ${payload.generateEncodePerSec}/s`,
+      );
+      result.kafka = await kafkaTool(b, s, kafkaTopic, payload.recordSize);
+      result.lab = await labGenerator(b, s, labTopic, codec, schemaId);
+    });
+    result.status = "completed";
+  } catch (e) {
+    outcome = e;
+    result.status = e instanceof InterruptedError ? "interrupted" : "failed";
+    result.error = e instanceof Error ? e.message : String(e);
+  }
+
+  const kafka = result.kafka as (ProduceRate & { line: string }) | undefined;
+  const lab = result.lab as ProduceRate | undefined;
+  if (kafka && lab) result.ratioLabToKafka = round(lab.recordsPerSec / kafka.recordsPerSec, 3);
+  const file = writeBenchResult(runDir, result);
+
+  const rows = [kafka, lab]
+    .filter((r): r is ProduceRate => r !== undefined)
+    .map((r) => [r.tool, String(r.records), cell(r.recordsPerSec, 0), cell(r.mbPerSec), cell(r.avgMs), cell(r.p50Ms), cell(r.p99Ms), cell(r.maxMs)]);
+  const payload = result.payload as PayloadStats | undefined;
+  const lines = [
+    "",
+    `produce rate, ${s.records} records, acks=all, idempotent, linger.ms=${s.lingerMs}, via the ${s.clientClass} listener${payload ? `, ${payload.recordSize}-byte values` : ""}`,
+    renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows),
+  ];
+  if (result.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(result.ratioLabToKafka as number, 3)}`);
+  if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers; MB/s counts values only, as ProducerPerformance does)`);
+  lines.push(`status ${result.status}; ${file}`, "");
+  process.stdout.write(lines.join("\n"));
+  if (outcome !== undefined) throw outcome;
+}
+
+if (import.meta.main) runMain(main);
