@@ -348,6 +348,8 @@ export interface PayloadStats {
   /** Key (the TFN) and headers (event-id, traceparent), which the Kafka tools do not send. */
   avgKeyBytes: number;
   avgHeaderBytes: number;
+  /** Of `avgHeaderBytes`, the header names. */
+  avgHeaderKeyBytes: number;
   /** How fast this process builds and encodes assessments with no Kafka involved: the generator's ceiling. */
   generateEncodePerSec: number;
 }
@@ -358,6 +360,7 @@ export async function measureAssessments(codec: Codec, schemaId: number, seed: n
   let value = 0;
   let key = 0;
   let headers = 0;
+  let headerKeys = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = 0;
   const t0 = performance.now();
@@ -369,7 +372,9 @@ export async function measureAssessments(codec: Codec, schemaId: number, seed: n
     min = Math.min(min, buf.length);
     max = Math.max(max, buf.length);
     key += Buffer.byteLength(a.tfn);
-    headers += Buffer.byteLength("event-id") + Buffer.byteLength(a.eventId) + Buffer.byteLength("traceparent") + Buffer.byteLength(tp);
+    const names = Buffer.byteLength("event-id") + Buffer.byteLength("traceparent");
+    headerKeys += names;
+    headers += names + Buffer.byteLength(a.eventId) + Buffer.byteLength(tp);
   }
   const secs = (performance.now() - t0) / 1000;
   const avgValueBytes = value / samples;
@@ -381,6 +386,7 @@ export async function measureAssessments(codec: Codec, schemaId: number, seed: n
     maxValueBytes: max,
     avgKeyBytes: round(key / samples, 2),
     avgHeaderBytes: round(headers / samples, 2),
+    avgHeaderKeyBytes: round(headerKeys / samples, 2),
     generateEncodePerSec: Math.round(samples / secs),
   };
 }

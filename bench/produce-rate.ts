@@ -265,8 +265,8 @@ async function main(): Promise<void> {
   const lines = [
     "",
     `produce rate, ${s.records} records, acks=all, idempotent, linger.ms=${s.lingerMs}, via the ${s.clientClass} listener${payload ? `, ${payload.recordSize}-byte values` : ""}`,
-    renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows),
   ];
+  if (rows.length) lines.push(renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows));
   if (result.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(result.ratioLabToKafka as number, 3)}`);
   if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers; MB/s counts values only, as ProducerPerformance does)`);
   lines.push(`status ${result.status}; ${file}`, "");

@@ -15,7 +15,7 @@ describe("./meshlab run clearance-smoke", () => {
     const cli = meshlab(["run", "clearance-smoke", "--duration", "8s", "--rate", "40", "--out", out]);
     await cli.waitFor(/offering \d+ clearance requests/, 180_000);
     const pids = recordedPids(stateDir, cli.pid);
-    expect(await cli.exited).toBe(0);
+    expect(await cli.exited, cli.output()).toBe(0);
     const r = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as RunResult;
     expect(r.status).toBe("completed");
     expect(r.counts.intended).toBe(720); // (10 s warm-up + 8 s) x 40/s
@@ -43,7 +43,7 @@ describe("./meshlab run clearance-smoke", () => {
     const pids = recordedPids(stateDir, cli.pid);
     await new Promise((r) => setTimeout(r, 4_000));
     cli.signal("SIGINT");
-    expect(await cli.exited).toBe(130);
+    expect(await cli.exited, cli.output()).toBe(130);
     const r = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as RunResult;
     expect(r.status).toBe("interrupted");
     expect(r.counts.sent).toBeGreaterThan(100);
@@ -65,7 +65,7 @@ describe("bad input", () => {
     [["frobnicate"], /unknown command "frobnicate"/],
   ])("%j exits 2 with what is wrong and a hint", async (args, message) => {
     const cli = meshlab(args);
-    expect(await cli.exited).toBe(2);
+    expect(await cli.exited, cli.output()).toBe(2);
     expect(cli.output()).toMatch(message);
     expect(cli.output()).toMatch(/hint:/);
   });
