@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
 import { ASSESSMENT_SCHEMA, Codec } from "../generators/codec.ts";
-import { parseWorkload } from "../generators/workload.ts";
+import { ASSESSMENT_TOPIC, parseWorkload } from "../generators/workload.ts";
 import { InfraError, InterruptedError } from "../lab/errors.ts";
 import { info, progress } from "../lab/log.ts";
 import { checkClearances } from "../reports/checker.ts";
@@ -198,9 +198,8 @@ async function main(): Promise<void> {
     await withMesh({ name: "bench-e2e", runDir, clientClass: s.clientClass }, async (b) => {
       Object.assign(result, { topology: b.spec.name, bootstrap: b.bootstrap, versions: { ...b.mesh.versions, node: process.version } });
       // The record size EndToEndLatency sends: the mean encoded assessment (registered as the run's deployment step does).
-      const workloadTopic = parseWorkload({}).topics.assessment;
       const codec = new Codec(b.region.registry.ccompatUrl);
-      const payload = await measureAssessments(codec, await codec.register(workloadTopic, ASSESSMENT_SCHEMA), s.seed, 2_000);
+      const payload = await measureAssessments(codec, await codec.register(ASSESSMENT_TOPIC, ASSESSMENT_SCHEMA), s.seed, 2_000);
       result.payload = payload;
       info(`assessment value: ${payload.avgValueBytes} bytes on average -> --record-size ${payload.recordSize} (key ${payload.avgKeyBytes}, headers ${payload.avgHeaderBytes} bytes)`);
       result.kafka = await kafkaEndToEnd(b, s, payload);

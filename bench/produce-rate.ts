@@ -5,6 +5,7 @@
  *
  *   node bench/produce-rate.ts [--records 200000] [--out DIR]
  */
+import { cpus } from "node:os";
 import { ASSESSMENT_SCHEMA, Codec } from "../generators/codec.ts";
 import { AssessmentFactory, population } from "../generators/domain.ts";
 import { loadDriver, type Producer } from "../generators/drivers/driver.ts";
@@ -49,6 +50,9 @@ export interface ProduceRate {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  /** Lab only: CPU of this process (JS thread and librdkafka's threads) and the JS event loop's busy share. */
+  processCpuPercent?: number;
+  eventLoopUtilization?: number;
 }
 
 interface Settings {
@@ -143,6 +147,11 @@ async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, 
   const slot = () => new Promise<void>((r) => (wake = r));
   b.signal.addEventListener("abort", wakeUp, { once: true });
   const done = progress(`lab generator (confluent driver): ${s.records} Avro assessments to ${topic}, at most ${s.inFlight} in flight`);
+  let cpuPercent = 0;
+  let elu = 0;
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const wall0 = performance.now();
   try {
     for (let i = 0; i < s.records; i++) {
       while (inFlight >= s.inFlight && !b.signal.aborted) await slot();
@@ -174,6 +183,9 @@ async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, 
     }
     while (inFlight > 0 && !b.signal.aborted) await slot();
   } finally {
+    const cpu = process.cpuUsage(cpu0);
+    cpuPercent = round(((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100, 1);
+    elu = round(performance.eventLoopUtilization(elu0).utilization, 3);
     b.signal.removeEventListener("abort", wakeUp);
     await producer.close();
   }
@@ -196,6 +208,8 @@ async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, 
     p99Ms: l.p99,
     p999Ms: l.p999,
     maxMs: l.max,
+    processCpuPercent: cpuPercent,
+    eventLoopUtilization: elu,
   };
 }
 
@@ -268,6 +282,8 @@ async function main(): Promise<void> {
   ];
   if (rows.length) lines.push(renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows));
   if (result.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(result.ratioLabToKafka as number, 3)}`);
+  if (lab?.processCpuPercent !== undefined)
+    lines.push(`(lab producer process: ${lab.processCpuPercent}% CPU, event loop ${Math.round((lab.eventLoopUtilization ?? 0) * 100)}% busy; 100% CPU is one core of ${cpus().length})`);
   if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers; MB/s counts values only, as ProducerPerformance does)`);
   lines.push(`status ${result.status}; ${file}`, "");
   process.stdout.write(lines.join("\n"));

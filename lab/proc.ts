@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { InfraError } from "./errors.ts";
+import { InfraError, InterruptedError } from "./errors.ts";
 
 export interface ExitStatus {
   code: number | null;
@@ -160,6 +160,7 @@ export class Supervisor implements AsyncDisposable {
   readonly #recordFile: string;
   readonly #record: RunRecord;
   readonly #handles: ChildHandle[] = [];
+  #closed = false;
 
   constructor(runId: string, stateDir: string) {
     this.runId = runId;
@@ -178,6 +179,8 @@ export class Supervisor implements AsyncDisposable {
   }
 
   spawn(name: string, argv: readonly string[], opts: SpawnOptions): ProcessHandle {
+    // A stand-up abandoned by Ctrl-C may still try to start things after teardown: it must fail, not leak.
+    if (this.#closed) throw new InterruptedError(`teardown (not starting ${name})`);
     const [cmd, ...args] = argv;
     if (!cmd) throw new Error(`${name}: empty command`);
     const fd = openSync(opts.logFile, "a");
@@ -203,6 +206,7 @@ export class Supervisor implements AsyncDisposable {
 
   /** Stops every process this run started, newest first, and forgets the record. */
   async stopAll(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#handles].reverse().map((h) => h.stop()));
     rmSync(this.#recordFile, { force: true });
   }

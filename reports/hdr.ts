@@ -22,9 +22,15 @@ export const newHistogram = (): hdr.Histogram =>
 
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 
+/**
+ * Percentiles in ms. HdrHistogram reports a percentile as the top of its bucket, which can exceed the exact
+ * recorded max by up to the precision (0.1 %); percentiles are capped at the max so p99.9 <= max always holds.
+ */
 export function summarize(h: hdr.Histogram): LatencySummary {
-  const at = (p: number) => (h.totalCount ? round3(h.getValueAtPercentile(p) / US_PER_MS) : 0);
-  return { count: h.totalCount, p50: at(50), p95: at(95), p99: at(99), p999: at(99.9), max: h.totalCount ? round3(h.maxValue / US_PER_MS) : 0 };
+  if (!h.totalCount) return { count: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  const max = round3(h.maxValue / US_PER_MS);
+  const at = (p: number) => Math.min(round3(h.getValueAtPercentile(p) / US_PER_MS), max);
+  return { count: h.totalCount, p50: at(50), p95: at(95), p99: at(99), p999: at(99.9), max };
 }
 
 /**

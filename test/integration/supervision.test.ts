@@ -27,6 +27,12 @@ describe("process supervision", () => {
     await sup.stopAll();
   });
 
+  it("refuses to start anything once teardown began, so an abandoned stand-up cannot leak a process", async () => {
+    const sup = new Supervisor(`test-closed-${process.pid}`, tempDir("state"));
+    await sup.stopAll();
+    expect(() => sup.spawn("late", ["sleep", "300"], { logFile: join(tempDir("log"), "late.log") })).toThrow(/teardown/);
+  });
+
   it("a runner killed with SIGKILL takes its components with it (parent-death signal)", async () => {
     const state = tempDir("state");
     const script = `

@@ -152,3 +152,14 @@ describe("summarize", () => {
     expect(s.p99).toBeLessThanOrEqual(s.p999);
   });
 });
+
+describe("summarize caps percentiles at the recorded max", () => {
+  it("never reports a percentile above max, though HDR rounds a percentile up to its bucket's top", () => {
+    const h = newHistogram();
+    h.recordValue(5000); // 5 ms: its bucket's top is 5.003 ms
+    const s = summarize(h);
+    expect(s.max).toBe(5);
+    expect(s.p50).toBe(5);
+    expect(s.p999).toBe(5);
+  });
+});
