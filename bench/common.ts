@@ -4,14 +4,16 @@
  * encoded tax assessment, and the side-by-side table.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { onInterrupt } from "../lab/interrupt.ts";
+import { prepareRunDir as prepareRunDirOfRun } from "../lab/runner.ts";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join, } from "node:path";
 import { parseArgs } from "node:util";
 import type { Codec } from "../generators/codec.ts";
 import { AssessmentFactory, population } from "../generators/domain.ts";
-import { BadInputError, describeError, ExitCode, exitCodeOf, InfraError, InterruptedError } from "../lab/errors.ts";
+import { BadInputError, describeError, ExitCode, exitCodeOf, InfraError, } from "../lab/errors.ts";
 import { cacheRoot, repoRoot } from "../lab/install.ts";
-import { info, progress, warn } from "../lab/log.ts";
+import { info, progress, } from "../lab/log.ts";
 import { exitedError, Supervisor, waitUntil } from "../lab/proc.ts";
 import { parseDuration } from "../lab/validate.ts";
 import { machineInfo } from "../reports/result.ts";
@@ -120,13 +122,7 @@ export function runMain(main: () => Promise<void>): void {
 export const timestamp = (): string => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
 
 /** Like a run's directory: `runs/<name>-<time>` by default; a non-empty one is refused so nothing is overwritten. */
-export function prepareRunDir(name: string, out: string | undefined): string {
-  const dir = resolve(out ?? join(repoRoot(), "runs", `${name}-${timestamp()}`));
-  if (existsSync(dir) && readdirSync(dir).length > 0)
-    throw new BadInputError(`run directory ${dir} is not empty`, [], "pass another --out, or move the earlier run away (results are never overwritten)");
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
+export const prepareRunDir = prepareRunDirOfRun;
 
 /** Loads a topology of topology/specs/ (the default one-region mesh unless told otherwise). */
 export function loadTopology(name = "one-region"): TopologySpec {
@@ -199,27 +195,9 @@ export async function withMesh<T>(
   const supervisor = new Supervisor(`${opts.name}-${process.pid}-${Date.now()}`, stateDir);
   const abort = new AbortController();
   let standingUp = true;
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      warn(`${sig}: stopping, keeping what was measured, tearing down (again to force)`);
-      abort.abort(new InterruptedError(sig));
-      // A half-started mesh fails fast once its processes are gone; its own stack cleans up the rest.
-      if (standingUp) void supervisor.stopAll();
-    } else {
-      warn(`${sig} again: killing every component now`);
-      void supervisor.stopAll().finally(() => process.exit(ExitCode.interrupted));
-    }
-  };
-  const onCrash = (e: unknown) => {
-    warn(`benchmark crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    abort.abort(e);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("uncaughtException", onCrash);
-  process.on("unhandledRejection", onCrash);
+  const uninstall = onInterrupt(supervisor, abort, opts.name);
+  // A half-started mesh fails fast once its processes are gone; its own stack cleans up the rest.
+  abort.signal.addEventListener("abort", () => standingUp && void supervisor.stopAll(), { once: true });
 
   info(`${opts.name} -> ${opts.runDir}`);
   const standing = standUpMesh(spec, { runDir: opts.runDir, supervisor });
@@ -248,10 +226,7 @@ export async function withMesh<T>(
     await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
     await supervisor.stopAll();
     down("nothing left running");
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("uncaughtException", onCrash);
-    process.off("unhandledRejection", onCrash);
+    uninstall();
   }
 }
 

@@ -11,6 +11,7 @@ import type { Scenario } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import { parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
+import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot, repoRoot } from "./install.ts";
 import { info, progress, warn } from "./log.ts";
 import { reapOrphans, Supervisor } from "./proc.ts";
@@ -64,7 +65,7 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
 }
 
 /** Picks the run directory; an existing non-empty one is refused so no earlier result is overwritten. */
-function prepareRunDir(scenario: string, out: string | undefined): string {
+export function prepareRunDir(scenario: string, out: string | undefined): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   const dir = resolve(out ?? join(repoRoot(), "runs", `${scenario}-${stamp}`));
   if (existsSync(dir) && readdirSync(dir).length > 0)
@@ -90,25 +91,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const t0 = performance.now();
   info(`run ${scenario.name} -> ${runDir}`);
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      warn(`${sig}: stopping the load, keeping what was measured, tearing down (again to force)`);
-      abort.abort(new InterruptedError(sig));
-    } else {
-      warn(`${sig} again: killing every component now`);
-      void supervisor.stopAll().finally(() => process.exit(ExitCode.interrupted));
-    }
-  };
-  const onCrash = (e: unknown) => {
-    warn(`runner crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    abort.abort(e);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("uncaughtException", onCrash);
-  process.on("unhandledRejection", onCrash);
+  const uninstall = onInterrupt(supervisor, abort, "load");
 
   const recorder = new LatencyRecorder(runDir, LATENCY_METRICS, startedAt.getTime());
   let mesh: Mesh | undefined;
@@ -181,10 +164,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
   await supervisor.stopAll();
   down("nothing left running");
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
-  process.off("uncaughtException", onCrash);
-  process.off("unhandledRejection", onCrash);
+  uninstall();
 
   process.stdout.write(`${renderSummary(result, file)}\n`);
   if (failure !== undefined && status === "failed") throw failure;

@@ -1,0 +1,38 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { cacheRoot } from "../../lab/install.ts";
+import { Supervisor } from "../../lab/proc.ts";
+import { standUpMesh } from "../../topology/local/mesh.ts";
+import { parseTopology } from "../../topology/spec.ts";
+import { alive, ROOT, recordedPids, tempDir } from "./helpers.ts";
+
+describe("a region with dedicated controllers", () => {
+  it("stands up three controllers and three brokers, with the quorum reached through the controller links", async () => {
+    const spec = parseTopology(JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region-split-roles.json"), "utf8")));
+    const stateDir = join(cacheRoot(), "state", "runs");
+    const supervisor = new Supervisor(`test-split-${process.pid}`, stateDir);
+    let pids: number[] = [];
+    try {
+      await using mesh = await standUpMesh(spec, { runDir: tempDir("split"), supervisor });
+      pids = recordedPids(stateDir, process.pid);
+      const admin = await mesh.region().admin();
+      try {
+        expect(await admin.brokers()).toEqual([1, 2, 3]); // controllers 101-103 are not brokers
+      } finally {
+        await admin.close();
+      }
+      const controller = readFileSync(mesh.region().nodes[0]?.propertiesFile ?? "", "utf8");
+      expect(controller).toContain("process.roles=controller");
+      expect(controller).not.toContain("inter.broker.listener.name");
+      const voters = mesh.region().plan.voters.split(",");
+      expect(voters.map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
+      const controllerProxies = mesh.region().plan.links.filter((l) => l.klass === "controller");
+      expect(voters.map((v) => v.split("@")[1])).toEqual(controllerProxies.map((l) => `${l.listen.host}:${l.listen.port}`));
+    } finally {
+      await supervisor.stopAll();
+    }
+    expect(pids.length).toBe(8); // toxiproxy, 6 Kafka nodes, Apicurio
+    expect(pids.filter(alive)).toEqual([]);
+  });
+});
