@@ -6,20 +6,20 @@
 import { execFile } from "node:child_process";
 import { onInterrupt } from "../lab/interrupt.ts";
 import { prepareRunDir as prepareRunDirOfRun } from "../lab/runner.ts";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, } from "node:path";
 import { parseArgs } from "node:util";
 import type { Codec } from "../generators/codec.ts";
 import { AssessmentFactory, population } from "../generators/domain.ts";
 import { BadInputError, describeError, ExitCode, exitCodeOf, InfraError, } from "../lab/errors.ts";
-import { cacheRoot, repoRoot } from "../lab/install.ts";
+import { cacheRoot, } from "../lab/install.ts";
 import { info, progress, } from "../lab/log.ts";
 import { exitedError, Supervisor, waitUntil } from "../lab/proc.ts";
 import { parseDuration } from "../lab/validate.ts";
 import { machineInfo } from "../reports/result.ts";
 import { installKafka, type KafkaInstall, kafkaJavaArgv } from "../topology/kafka/install.ts";
 import { type Mesh, type StartedRegion, standUpMesh } from "../topology/local/mesh.ts";
-import { parseTopology, seedTopicConfig, type TopicSpec, type TopologySpec } from "../topology/spec.ts";
+import { loadTopology, seedTopicConfig, type TopicSpec, type TopologySpec } from "../topology/spec.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Flags
@@ -124,12 +124,6 @@ export const timestamp = (): string => new Date().toISOString().replace(/[-:]/g,
 /** Like a run's directory: `runs/<name>-<time>` by default; a non-empty one is refused so nothing is overwritten. */
 export const prepareRunDir = prepareRunDirOfRun;
 
-/** Loads a topology of topology/specs/ (the default one-region mesh unless told otherwise). */
-export function loadTopology(name = "one-region"): TopologySpec {
-  const file = join(repoRoot(), "topology", "specs", `${name}.json`);
-  if (!existsSync(file)) throw new BadInputError(`no topology spec ${file}`, [], "name a file of topology/specs/");
-  return parseTopology(JSON.parse(readFileSync(file, "utf8")), `topology/specs/${name}.json`);
-}
 
 /** Writes bench-result.json atomically into the run directory; returns its path. */
 export function writeBenchResult(runDir: string, result: Record<string, unknown>): string {

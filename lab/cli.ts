@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { scenarios, findScenario } from "../scenarios/index.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
-import { parseTopology } from "../topology/spec.ts";
+import { loadTopology } from "../topology/spec.ts";
 import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts";
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
@@ -92,8 +93,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
   (Maven Central), Toxiproxy (go install). A warm cache makes this a few stat calls.`,
     options: {},
     async run() {
-      const spec = parseTopology(JSON.parse((await import("node:fs")).readFileSync(join(repoRoot(), "topology/specs/one-region.json"), "utf8")));
-      const versions = await installMeshComponents(spec);
+      const versions = await installMeshComponents(loadTopology());
       info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}`);
       return ExitCode.ok;
     },
@@ -117,7 +117,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       if (step("type check (tsc --strict)", [bin("tsc"), "-p", "tsconfig.json"]) !== 0) return ExitCode.sloBreached;
       if (step("lint (biome)", [bin("biome"), "lint", "--error-on-warnings", "."]) !== 0) return ExitCode.sloBreached;
       const projects = v.unit ? ["--project", "unit"] : v.integration ? ["--project", "integration"] : [];
-      if (!v.unit) await installMeshComponents(parseTopology(JSON.parse((await import("node:fs")).readFileSync(join(root, "topology/specs/one-region.json"), "utf8"))));
+      if (!v.unit) await installMeshComponents(loadTopology());
       return step("tests (vitest)", [bin("vitest"), "run", ...projects, ...pos]) === 0 ? ExitCode.ok : ExitCode.sloBreached;
     },
   },
@@ -143,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   if (name === "--version") {
-    process.stdout.write(`meshlab ${JSON.parse((await import("node:fs")).readFileSync(join(repoRoot(), "package.json"), "utf8")).version}\n`);
+    process.stdout.write(`meshlab ${JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")).version}\n`);
     return ExitCode.ok;
   }
   const cmd = commands[name];

@@ -84,7 +84,21 @@ export async function runTool(
 }
 
 /** Finds a Java runtime of at least `major` (for Apicurio 3, which needs 21): JAVA_HOME, PATH, /usr/lib/jvm. */
-export async function findJava(major: number, envVar: string): Promise<string> {
+const javaFound = new Map<string, Promise<string>>();
+
+/** Memoized: each stand-up asks several times, and every probe starts a JVM. */
+export function findJava(major: number, envVar: string): Promise<string> {
+  const key = `${major}:${envVar}`;
+  let found = javaFound.get(key);
+  if (!found) {
+    found = probeJava(major, envVar);
+    found.catch(() => javaFound.delete(key));
+    javaFound.set(key, found);
+  }
+  return found;
+}
+
+async function probeJava(major: number, envVar: string): Promise<string> {
   const candidates = [
     process.env[envVar] && join(process.env[envVar] as string, "bin/java"),
     process.env.JAVA_HOME && join(process.env.JAVA_HOME, "bin/java"),

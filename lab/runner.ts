@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
@@ -9,7 +9,7 @@ import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../rep
 import { renderSummary } from "../reports/summary.ts";
 import type { Scenario } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
-import { parseTopology, type TopologySpec } from "../topology/spec.ts";
+import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot, repoRoot } from "./install.ts";
@@ -36,19 +36,8 @@ const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicat
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
-  let topologyInput: unknown = scenario.topology;
-  let source = "inline";
-  if (typeof scenario.topology === "string") {
-    const file = join(repoRoot(), "topology", "specs", `${scenario.topology}.json`);
-    if (!existsSync(file)) throw new BadInputError(`scenario ${scenario.name}: no topology spec ${file}`, [], "name a file of topology/specs/");
-    source = relative(repoRoot(), file);
-    try {
-      topologyInput = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new BadInputError(`topology spec ${source} is not valid JSON`, [(e as Error).message], "fix the JSON syntax");
-    }
-  }
-  const topology = parseTopology(topologyInput, source);
+  const topology =
+    typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { BadInputError } from "../lab/errors.ts";
 import { arr, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
 
@@ -162,3 +164,19 @@ export function parseTopology(input: unknown, source = "topology"): TopologySpec
 
 export const brokersOf = (r: RegionSpec): NodeSpec[] => r.nodes.filter((n) => n.roles.includes("broker"));
 export const controllersOf = (r: RegionSpec): NodeSpec[] => r.nodes.filter((n) => n.roles.includes("controller"));
+
+const SPECS_DIR = new URL("./specs/", import.meta.url).pathname;
+
+/** Loads and validates `topology/specs/<name>.json` (default: the one-region mesh). */
+export function loadTopology(name = "one-region"): TopologySpec {
+  const file = join(SPECS_DIR, `${name}.json`);
+  const source = `topology/specs/${name}.json`;
+  if (!existsSync(file)) throw new BadInputError(`no topology spec ${source}`, [], "name a file of topology/specs/ (without .json)");
+  let input: unknown;
+  try {
+    input = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new BadInputError(`topology spec ${source} is not valid JSON`, [(e as Error).message], "fix the JSON syntax");
+  }
+  return parseTopology(input, source);
+}

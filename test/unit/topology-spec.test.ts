@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BadInputError } from "../../lab/errors.ts";
-import { brokersOf, controllersOf, parseTopology, seedTopicConfig } from "../../topology/spec.ts";
+import { brokersOf, controllersOf, loadTopology, parseTopology, seedTopicConfig } from "../../topology/spec.ts";
 
 const loadSpec = (file: string): unknown => JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8"));
 
@@ -319,5 +319,16 @@ describe("parseTopology: invalid specs", () => {
 
   it('rejects the client class "replication", whose listener name collides with the internal REPLICATION listener', () => {
     expect(() => parseTopology({ ...valid(), clientClasses: ["ato", "replication"] })).toThrow(BadInputError);
+  });
+});
+
+describe("loadTopology", () => {
+  it("loads and validates a spec of topology/specs by name, the one-region mesh by default", () => {
+    expect(loadTopology().name).toBe("one-region");
+    expect(loadTopology("one-region-split-roles").regions[0]?.nodes).toHaveLength(6);
+  });
+
+  it("names a missing spec file as bad input", () => {
+    expect(() => loadTopology("no-such-topology")).toThrow(/no topology spec topology\/specs\/no-such-topology.json/);
   });
 });
