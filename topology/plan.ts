@@ -59,11 +59,20 @@ export interface MeshPlan {
   spec: TopologySpec;
   regions: RegionPlan[];
   toxiproxyApi: Endpoint | undefined;
+  /** The mesh-wide dedupe store (Redis), outside every region. */
+  redis: Endpoint | undefined;
 }
 
 /** Kafka listener name of a link class. */
 export const listenerName = (klass: string): string =>
-  klass === "broker" ? "REPLICATION" : klass.toUpperCase().replace(/-/g, "_");
+  klass === "broker" ? "REPLICATION" : klass === MIRROR_CLASS ? "MIRROR" : klass.toUpperCase().replace(/-/g, "_");
+
+/**
+ * Region-to-region traffic: MirrorMaker 2 reaches the other region's brokers through these links (`<node>.replication`),
+ * so a fault can slow or cut replication. Its connection to its own region is local (the `lab` listener), as MM2
+ * runs next to the cluster it writes to.
+ */
+export const MIRROR_CLASS = "replication";
 
 /**
  * A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, as `kafka-storage random-uuid` prints.
@@ -104,7 +113,7 @@ const proxied = (spec: TopologySpec, klass: string): boolean => spec.proxy === "
 
 /** How many ports `planMesh` takes from the allocator. */
 export function portsNeeded(spec: TopologySpec): number {
-  let n = spec.proxy === "toxiproxy" ? 1 : 0;
+  let n = (spec.proxy === "toxiproxy" ? 1 : 0) + (spec.dedupeStore === "redis" ? 1 : 0);
   for (const r of spec.regions) {
     for (const node of r.nodes) for (const c of classesOf(spec, node)) n += proxied(spec, c) ? 2 : 1;
     n += proxied(spec, "registry") ? 2 : 1;
@@ -114,7 +123,7 @@ export function portsNeeded(spec: TopologySpec): number {
 
 function classesOf(spec: TopologySpec, node: NodeSpec): string[] {
   const classes: string[] = [];
-  if (node.roles.includes("broker")) classes.push(...spec.clientClasses, "broker", LAB_CLASS);
+  if (node.roles.includes("broker")) classes.push(...spec.clientClasses, "broker", ...(spec.replication ? [MIRROR_CLASS] : []), LAB_CLASS);
   if (node.roles.includes("controller")) classes.push("controller");
   return classes;
 }
@@ -131,6 +140,7 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
     return { host: HOST, port };
   };
   const toxiproxyApi = spec.proxy === "toxiproxy" ? take() : undefined;
+  const redis = spec.dedupeStore === "redis" ? take() : undefined;
   const link = (klass: string, target: string): Link => {
     const upstream = take();
     return { name: `${target}.${klass}`, klass, target, upstream, listen: proxied(spec, klass) ? take() : upstream };
@@ -151,7 +161,7 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
       ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass)).filter((l): l is Link => !!l);
     const controllerLinks = via("controller", controllersOf(r));
     const bootstrap = Object.fromEntries(
-      [...spec.clientClasses, LAB_CLASS].map((c) => [c, via(c, brokersOf(r)).map((l) => addr(l.listen)).join(",")]),
+      [...spec.clientClasses, ...(spec.replication ? [MIRROR_CLASS] : []), LAB_CLASS].map((c) => [c, via(c, brokersOf(r)).map((l) => addr(l.listen)).join(",")]),
     );
     return {
       name: r.name,
@@ -164,5 +174,5 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
       registry,
     };
   });
-  return { spec, regions, toxiproxyApi };
+  return { spec, regions, toxiproxyApi, redis };
 }

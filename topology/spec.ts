@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BadInputError } from "../lab/errors.ts";
-import { arr, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
+import { arr, bool, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
 
 /** A Kafka process role. A node may be a combined broker+controller, or a dedicated one. */
 export type Role = "broker" | "controller";
@@ -30,6 +30,33 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
+/** One direction MirrorMaker 2 replicates: `source` -> `target` (both directions = active-active). */
+export interface ReplicationFlow {
+  source: string;
+  target: string;
+}
+
+/**
+ * MirrorMaker 2 between the regions. Remote topics follow the DefaultReplicationPolicy (`<source>.<topic>`), so
+ * active-passive and active-active are the same configuration with one or two flows.
+ */
+export interface ReplicationSpec {
+  flows: ReplicationFlow[];
+  /** Topic regexes to replicate; default: every topic of the topology. */
+  topics: string[];
+  /** Consumer group regexes whose offsets are checkpointed. */
+  groups: string[];
+  /** Checkpoint emission and topic/group refresh interval (the defaults are 60 s and 10 min; a lab needs seconds). */
+  intervalSeconds: number;
+  /** `offset.lag.max`: how far the upstream offset may move before an offset sync is emitted (precision of translation). */
+  offsetLagMax: number;
+  /** Also let MM2 write translated offsets into the target's __consumer_offsets (`sync.group.offsets.enabled`). */
+  syncGroupOffsets: boolean;
+  heapMb: number;
+  /** Extra mm2.properties keys, rendered last. */
+  config: Record<string, string>;
+}
+
 export interface TopologySpec {
   name: string;
   /** Where components run: local processes (default), containers, or the target hosts. */
@@ -45,6 +72,13 @@ export interface TopologySpec {
   registry: { kind: "apicurio"; storage: "kafkasql" | "mem"; heapMb: number };
   regions: RegionSpec[];
   topics: TopicSpec[];
+  /** MirrorMaker 2 flows between regions; absent for a single region. */
+  replication: ReplicationSpec | null;
+  /**
+   * The store the idempotent consumers remember processed event ids in: a real Redis (one for the mesh, outside
+   * the regions, so a region failure does not take the memory of what was processed with it), or none.
+   */
+  dedupeStore: "redis" | "none";
 }
 
 const ident = (what: string) =>
@@ -83,6 +117,20 @@ const topologyCheck = obj({
     { kind: "apicurio" as const, storage: "kafkasql" as const, heapMb: 512 },
   ),
   regions: arr(obj({ name: ident("region name"), nodes: arr(nodeCheck, { min: 1 }) }), { min: 1 }),
+  replication: optional(
+    obj({
+      flows: arr(obj({ source: ident("region name"), target: ident("region name") }), { min: 1 }),
+      topics: optional(arr(str()), []),
+      groups: optional(arr(str()), [".*"]),
+      intervalSeconds: optional(num({ integer: true, min: 1 }), 1),
+      offsetLagMax: optional(num({ integer: true, min: 0 }), 10),
+      syncGroupOffsets: optional(bool, false),
+      heapMb: optional(num({ integer: true, min: 128 }), 512),
+      config: optional(record(str({ nonEmpty: false })), {}),
+    }),
+    null,
+  ),
+  dedupeStore: optional(oneOf("redis", "none"), "redis"),
   topics: arr(
     obj({
       name: str({ pattern: /^[a-zA-Z0-9._-]{1,249}$/, patternHint: "a legal Kafka topic name" }),
@@ -146,6 +194,30 @@ function crossCheck(spec: DeepPartial<TopologySpec>, problems: Problems): void {
     if (t.replicationFactor !== undefined && !(minIsr >= 1 && minIsr <= t.replicationFactor))
       problems.push(`topology.topics[${ti}].config.min.insync.replicas: ${minIsr} must be between 1 and the replication factor ${t.replicationFactor}`);
   });
+  const rep = spec.replication;
+  if (rep) {
+    const regionNames = new Set((spec.regions ?? []).map((r) => r.name));
+    const seenFlows = new Set<string>();
+    (rep.flows ?? []).forEach((f, fi) => {
+      const at = `topology.replication.flows[${fi}]`;
+      for (const end of ["source", "target"] as const) {
+        const r = f[end];
+        if (r !== undefined && !regionNames.has(r)) problems.push(`${at}.${end}: no region "${r}"; the regions are ${[...regionNames].join(", ")}`);
+      }
+      if (f.source !== undefined && f.source === f.target) problems.push(`${at}: a region cannot replicate to itself`);
+      const key = `${f.source}->${f.target}`;
+      if (seenFlows.has(key)) problems.push(`${at}: flow ${key} appears twice`);
+      seenFlows.add(key);
+    });
+    for (const [field, list] of [["topics", rep.topics], ["groups", rep.groups]] as const)
+      (list ?? []).forEach((re, i) => {
+        try {
+          if (re !== undefined) new RegExp(re);
+        } catch (e) {
+          problems.push(`topology.replication.${field}[${i}]: ${(e as Error).message}`);
+        }
+      });
+  }
   const names = topics.map((t) => t.name);
   names.forEach((n, i) => {
     if (n !== undefined && names.indexOf(n) !== i) problems.push(`topology.topics[${i}].name: topic "${n}" appears twice`);

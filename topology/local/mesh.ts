@@ -6,6 +6,11 @@ import { DisposableGroup, exitedError, type Supervisor, waitUntil } from "../../
 import { installKafka } from "../kafka/install.ts";
 import { KafkaNode } from "../kafka/node.ts";
 import { freePorts, LAB_CLASS, type MeshPlan, planMesh, portsNeeded, type RegionPlan } from "../plan.ts";
+import { PROBE_TOPIC, primaryRegion, REGISTRY_JOURNAL_TOPIC, remoteTopic, replicatedRegistry } from "../mirrormaker/config.ts";
+import { installMirrorMaker } from "../mirrormaker/install.ts";
+import { MirrorMakerProcess } from "../mirrormaker/mirrormaker.ts";
+import { ReplicationProbe } from "../mirrormaker/probe.ts";
+import { redisVersion, StartedRedis } from "../redis/redis.ts";
 import { installApicurio, StartedRegistry } from "../registry/apicurio.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
 import { installToxiproxy, StartedToxiproxy } from "../toxiproxy/toxiproxy.ts";
@@ -14,17 +19,28 @@ import { installToxiproxy, StartedToxiproxy } from "../toxiproxy/toxiproxy.ts";
 export interface StartedRegion {
   readonly plan: RegionPlan;
   readonly nodes: KafkaNode[];
+  /** The region's registry; replaced by `restart()` after `kill()`. */
   readonly registry: StartedRegistry;
   /** Bootstrap servers for a client class (`ato`, `centrelink`, ... or `lab` for the lab's own direct access). */
   bootstrap(klass: string): string;
   /** An admin client on the lab's direct listener; the caller closes it. */
   admin(): Promise<Admin>;
+  /** SIGKILL of every Kafka node and the registry of the region: a region lost at once. */
+  kill(): void;
+  /** Starts the region's nodes and registry again on their own data, and waits until every broker is back. */
+  restart(): Promise<void>;
 }
 
 export interface Mesh extends AsyncDisposable {
   readonly plan: MeshPlan;
   readonly regions: StartedRegion[];
   readonly toxiproxy: StartedToxiproxy | undefined;
+  /** One MirrorMaker 2 process per region that receives replicated topics. */
+  readonly mirrorMakers: MirrorMakerProcess[];
+  /** Watches probe records cross every replication flow (present when the topology replicates). */
+  readonly probe: ReplicationProbe | undefined;
+  /** The mesh-wide dedupe store. */
+  readonly redis: StartedRedis | undefined;
   region(name?: string): StartedRegion;
   /** Component name -> version, for the result file. */
   readonly versions: Record<string, string>;
@@ -32,15 +48,18 @@ export interface Mesh extends AsyncDisposable {
 
 /** Fetches every component a topology needs (a no-op on a warm cache). */
 export async function installMeshComponents(spec: TopologySpec): Promise<Record<string, string>> {
-  const [kafka, apicurio, toxiproxy] = await Promise.all([
+  const [kafka, apicurio, toxiproxy, mm2] = await Promise.all([
     installKafka(),
     installApicurio(),
     spec.proxy === "toxiproxy" ? installToxiproxy() : undefined,
+    spec.replication ? installMirrorMaker() : undefined,
   ]);
   return {
     kafka: kafka.version,
     apicurio: apicurio.version,
     ...(toxiproxy ? { toxiproxy: toxiproxy.version } : {}),
+    ...(mm2 ? { mirrormaker: mm2.version } : {}),
+    ...(spec.dedupeStore === "redis" ? { redis: redisVersion() } : {}),
   };
 }
 
@@ -61,12 +80,41 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     done(`${plan.regions.reduce((n, r) => n + r.links.filter((l) => l.klass !== LAB_CLASS).length, 0)} links proxied`);
   }
 
+  let redis: StartedRedis | undefined;
+  const redisStarting = plan.redis
+    ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis") }).then((r) => (redis = stack.use(r)))
+    : undefined;
+  redisStarting?.catch(() => {});
   const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack)));
+  await redisStarting;
+
+  const mirrorMakers: MirrorMakerProcess[] = [];
+  let probe: ReplicationProbe | undefined;
+  if (spec.replication) {
+    const mm2 = await installMirrorMaker();
+    const done = progress(`starting MirrorMaker 2 (${spec.replication.flows.map((f) => `${f.source}->${f.target}`).join(", ")})`);
+    for (const target of new Set(spec.replication.flows.map((f) => f.target))) {
+      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor }));
+      m.start();
+      mirrorMakers.push(m);
+    }
+    // Not in the stack: its clients must close before the brokers go (see dispose below).
+    probe = new ReplicationProbe(plan, join(opts.runDir, "replication-lag.ndjson"));
+    const p = probe;
+    stack.use({ [Symbol.asyncDispose]: () => p[Symbol.asyncDispose]() });
+    const lags = await probe.waitReady(180_000);
+    done(`a probe crossed ${Object.entries(lags).map(([f, ms]) => `${f} (${ms} ms)`).join(", ")}`);
+  }
   const moved = stack.move();
   return {
     plan,
     regions,
     toxiproxy,
+    mirrorMakers,
+    probe,
+    get redis() {
+      return redis;
+    },
     versions,
     region(name?: string) {
       const r = name ? regions.find((x) => x.plan.name === name) : regions[0];
@@ -74,7 +122,9 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
       return r;
     },
     async [Symbol.asyncDispose]() {
-      await moved.disposeAsync();
+      // librdkafka clients whose brokers are gone can block a worker thread, and with it the process exit.
+      await probe?.[Symbol.asyncDispose]();
+      await Promise.allSettled([moved.disposeAsync(), ...regions.map((r) => r.registry.process.stop())]);
     },
   };
 }
@@ -118,9 +168,14 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   const registryStarting = startRegistry(spec, plan, supervisor, stack);
   registryStarting.catch(() => {}); // awaited below; a topic failure must not leave it unhandled
   try {
-    done = progress(`region ${plan.name}: creating ${spec.topics.length} topics`);
-    await a.createTopics(spec.topics);
-    for (const t of spec.topics) {
+    const rf = Math.min(3, expected);
+    const topics = [
+      ...spec.topics,
+      ...(spec.replication ? [{ name: PROBE_TOPIC, partitions: 1, replicationFactor: rf, config: { "min.insync.replicas": String(Math.min(2, rf)) } }] : []),
+    ];
+    done = progress(`region ${plan.name}: creating ${topics.length} topics`);
+    await a.createTopics(topics);
+    for (const t of topics) {
       await waitUntil(
         `topic ${t.name} to have leaders`,
         async () => {
@@ -138,17 +193,40 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
     await a.close();
   }
 
-  const registry = await registryStarting;
+  let registry = await registryStarting;
   return {
     plan,
     nodes,
-    registry,
+    get registry() {
+      return registry;
+    },
     bootstrap(klass: string) {
       const b = plan.bootstrap[klass];
       if (!b) throw new Error(`no client class "${klass}" in region ${plan.name}; known: ${Object.keys(plan.bootstrap).join(", ")}`);
       return b;
     },
     admin,
+    kill() {
+      for (const n of nodes) n.kill();
+      registry.process.signal("SIGKILL");
+    },
+    async restart() {
+      const d = progress(`region ${plan.name}: restarting ${nodes.length} nodes and the registry`);
+      for (const n of nodes) n.start();
+      const b = await admin();
+      try {
+        await waitUntil(`all ${expected} brokers of ${plan.name} back in the cluster metadata`, async () => ((await b.brokers()).length === expected ? true : undefined), {
+          timeoutMs: 120_000,
+          intervalMs: 300,
+          hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+        });
+      } finally {
+        await b.close();
+      }
+      // The mesh's disposal stops each region's current registry, so this one needs no group of its own.
+      registry = await startRegistry(spec, plan, supervisor, new DisposableGroup());
+      d("back");
+    },
   };
 }
 
@@ -162,6 +240,8 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
       bind: plan.registry.upstream,
       advertised: plan.registry.listen,
       storage: spec.registry.storage,
+      // A secondary region's registry replays the primary's journal as MirrorMaker replicates it: same ids everywhere.
+      journalTopic: replicatedRegistry(spec) && plan.name !== primaryRegion(spec) ? remoteTopic(primaryRegion(spec), REGISTRY_JOURNAL_TOPIC) : REGISTRY_JOURNAL_TOPIC,
       bootstrap: plan.bootstrap.registry ?? plan.bootstrap[LAB_CLASS] ?? "",
       heapMb: spec.registry.heapMb,
     }),

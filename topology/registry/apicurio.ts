@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
 import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
-import { addr, type Endpoint } from "../plan.ts";
+import { addr, type Endpoint, freePorts } from "../plan.ts";
 
 /** Apicurio Registry 3.x; its Quarkus build needs Java 21 or newer. */
 export const APICURIO_VERSION = "3.3.3";
@@ -46,18 +46,21 @@ export class StartedRegistry implements AsyncDisposable {
     bind: Endpoint;
     advertised: Endpoint;
     storage: "kafkasql" | "mem";
+    /** The KafkaSQL journal; a secondary region reads the primary's, replicated by MirrorMaker. */
+    journalTopic?: string;
     bootstrap: string;
     heapMb: number;
   }): Promise<StartedRegistry> {
     const inst = await installApicurio();
     const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
     mkdirSync(opts.dir, { recursive: true });
+    const [managementPort] = await freePorts(1);
     const storageEnv: Record<string, string> =
       opts.storage === "kafkasql"
         ? {
             APICURIO_STORAGE_KIND: "kafkasql",
             APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: opts.bootstrap,
-            APICURIO_KAFKASQL_TOPIC: "meshlab-registry-journal",
+            APICURIO_KAFKASQL_TOPIC: opts.journalTopic ?? "meshlab-registry-journal",
             APICURIO_KAFKASQL_SNAPSHOTS_TOPIC: "meshlab-registry-snapshots",
             // Start-up polls the journal and snapshot topics to the end; 5 s per empty poll is most of its boot.
             APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: "500",
@@ -76,6 +79,10 @@ export class StartedRegistry implements AsyncDisposable {
           QUARKUS_HTTP_ACCESS_LOG_ENABLED: "false",
           QUARKUS_LOG_CATEGORY__IO_APICURIO_REGISTRY_LOGGING_AUDIT__LEVEL: "WARN",
           QUARKUS_OTEL_SDK_DISABLED: "true",
+          // The management interface (enabled at build time) binds 0.0.0.0:9000 unless told otherwise, so a second
+          // registry (another region, another run) would fail to start.
+          QUARKUS_MANAGEMENT_HOST: opts.bind.host,
+          QUARKUS_MANAGEMENT_PORT: String(managementPort),
           ...storageEnv,
         },
       },
