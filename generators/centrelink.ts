@@ -5,7 +5,9 @@
  * (at-least-once). Run as: node generators/centrelink.ts '<json EngineConfig>'.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { randomUUID } from "node:crypto";
 import { Codec } from "./codec.ts";
+import { openDedupeStore } from "./dedupe.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
 import { type ClientProps, type ConsumedRecord, type DriverName, loadDriver } from "./drivers/driver.ts";
 
@@ -22,6 +24,12 @@ export interface EngineConfig {
   population: number;
   debtCheckMs: { min: number; max: number };
   topics: { assessment: string; clearance: string };
+  /** Topics this instance reads assessments from (default: the assessment topic); after a failover also the replicated one. */
+  sources?: string[];
+  /** The dedupe store (Redis URL); without one every delivery reaches the business logic. */
+  dedupe?: { url: string; ttlSeconds: number };
+  /** Region the engine runs in; responses carry it. */
+  region?: string;
 }
 
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
@@ -39,12 +47,20 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     bootstrap: cfg.bootstrap,
     clientId: cfg.instance,
     groupId: cfg.groupId,
-    topics: [cfg.topics.assessment],
+    topics: cfg.sources ?? [cfg.topics.assessment],
     props: cfg.consumer,
   });
-  const stats = { processed: 0, held: 0, undecodable: 0 };
+  const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
+  const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0 };
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
+    const delivered = r.headers["event-id"];
+    if (delivered && (await dedupe.seen(delivered))) {
+      // A duplicate delivered by Kafka (redelivery, or a replicated copy): dropped before any business logic.
+      stats.duplicatesDropped++;
+      emit("duplicate-dropped", { eventId: delivered, topic: r.topic, partition: r.partition, offset: r.offset });
+      return;
+    }
     let a: TaxAssessment;
     try {
       a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));
@@ -66,20 +82,28 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       checkedAt: Date.now(),
     };
     if (response.outcome === "DEBT_HOLD") stats.held++;
-    const headers: Record<string, string> = { "event-id": r.headers["event-id"] ?? a.eventId, "response-id": response.eventId };
+    // processing-id names this run of the business logic: two ids for one event means it ran twice.
+    const headers: Record<string, string> = {
+      "event-id": delivered ?? a.eventId,
+      "response-id": response.eventId,
+      "processing-id": randomUUID(),
+      ...(cfg.region ? { "processed-in": cfg.region } : {}),
+    };
     const tp = childTraceparent(r.headers.traceparent, f);
     if (tp) headers.traceparent = tp;
     await producer.send({ topic: cfg.topics.clearance, key: a.tfn, value: await codec.encode(responseSchemaId, response), headers });
+    await dedupe.remember(headers["event-id"] ?? a.eventId);
     stats.processed++;
   };
 
   await consumer.run(handle);
-  emit("started", { instance: cfg.instance, debtors: debts.debtors });
+  emit("started", { instance: cfg.instance, debtors: debts.debtors, sources: cfg.sources ?? [cfg.topics.assessment], dedupe: dedupe.kind });
   const timer = setInterval(() => emit("stats", { ...stats, assigned: consumer.assignment().length }), 5_000);
   return async () => {
     clearInterval(timer);
     await consumer.close().catch(() => {});
     await producer.close().catch(() => {});
+    await dedupe.close();
     emit("stopped", stats);
   };
 }

@@ -16,6 +16,14 @@ export interface LedgerEntry {
   error?: string;
   /** Every completion of this request, in arrival order; more than one is a duplicate delivery. */
   completedUs: number[];
+  /** The `processing-id` of each completion: two distinct ids mean the business logic ran twice. */
+  processingIds?: string[];
+  /** Region of each completion (where the response was consumed). */
+  completedIn?: string[];
+  /** Region whose brokers acknowledged the request. */
+  ackedIn?: string;
+  /** Times the request was sent again to another region after its own failed (failover). */
+  resent?: number;
   outcome?: string;
 }
 
@@ -46,13 +54,21 @@ export class Ledger {
   }
 
   /** Records a response; returns the entry when it answered a known request, else notes it as unexpected. */
-  complete(eventId: string | undefined, atUs: number, where: string, outcome?: string): LedgerEntry | undefined {
+  complete(
+    eventId: string | undefined,
+    atUs: number,
+    where: string,
+    outcome?: string,
+    meta: { processingId?: string; region?: string } = {},
+  ): LedgerEntry | undefined {
     const entry = eventId ? this.#byId.get(eventId) : undefined;
     if (!entry) {
       this.#unexpected.push({ eventId, atUs, where, reason: eventId ? "no request with this event id" : "response has no event-id header" });
       return undefined;
     }
     entry.completedUs.push(atUs);
+    if (meta.processingId !== undefined) entry.processingIds = [...(entry.processingIds ?? []), meta.processingId];
+    if (meta.region !== undefined) entry.completedIn = [...(entry.completedIn ?? []), meta.region];
     if (outcome && entry.outcome === undefined) entry.outcome = outcome;
     return entry;
   }

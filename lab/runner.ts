@@ -32,7 +32,7 @@ export interface ResolvedRun {
   slo: SloCheckSpec[];
 }
 
-const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "errors", "unexpected", "inFlight"];
+const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"];
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {

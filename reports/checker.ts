@@ -9,7 +9,10 @@ export interface Counts {
   acked: number;
   completed: number;
   lost: number;
+  /** Completed (delivered to the ATO tax engine) more than once, whatever the cause; the ledger keeps the first. */
   duplicated: number;
+  /** The business logic ran more than once for one event (distinct processing ids): what idempotence must prevent. */
+  businessDuplicates: number;
   errors: number;
   unexpected: number;
   /** Sent but neither acknowledged nor failed when the run ended (e.g. interrupted). */
@@ -25,6 +28,7 @@ export interface CheckResult {
   evidence: {
     lost: string[];
     duplicated: { eventId: string; times: number }[];
+    businessDuplicates: { eventId: string; processings: number }[];
     errors: { eventId: string; error: string }[];
     unexpected: { eventId: string | undefined; reason: string; where: string }[];
     /** Same key, completed in a different order than sent: [earlier request, later request]. */
@@ -34,16 +38,19 @@ export interface CheckResult {
 }
 
 /**
- * Checks a clearance history: every acknowledged request must complete exactly once. Lost = acknowledged and never
- * completed; duplicated = completed more than once; errors = final produce failures; unexpected = responses to no
- * known request. Per-key order is checked on first completions (requests of one taxpayer share a partition).
+ * Checks a clearance history: every acknowledged request must be processed exactly once. Lost = acknowledged and
+ * never completed; duplicated = completed more than once (a delivery duplicate, which the tax engine drops);
+ * businessDuplicates = processed by the business logic more than once (distinct processing ids); errors = final
+ * produce failures; unexpected = responses to no known request. Per-key order is checked on first completions
+ * (requests of one taxpayer share a partition). Valid = nothing lost, no business duplicate, nothing unexpected.
  */
 export function checkClearances(history: History): CheckResult {
   const { entries, unexpected } = history;
   const lost: string[] = [];
   const duplicated: { eventId: string; times: number }[] = [];
+  const businessDuplicates: { eventId: string; processings: number }[] = [];
   const errors: { eventId: string; error: string }[] = [];
-  const counts: Counts = { intended: entries.length, sent: 0, acked: 0, completed: 0, lost: 0, duplicated: 0, errors: 0, unexpected: unexpected.length, inFlight: 0 };
+  const counts: Counts = { intended: entries.length, sent: 0, acked: 0, completed: 0, lost: 0, duplicated: 0, businessDuplicates: 0, errors: 0, unexpected: unexpected.length, inFlight: 0 };
 
   for (const e of entries) {
     if (e.sentUs !== undefined) counts.sent++;
@@ -58,6 +65,11 @@ export function checkClearances(history: History): CheckResult {
       counts.duplicated++;
       if (duplicated.length < EVIDENCE_LIMIT) duplicated.push({ eventId: e.eventId, times: e.completedUs.length });
     }
+    const processings = new Set(e.processingIds ?? []).size;
+    if (processings > 1) {
+      counts.businessDuplicates++;
+      if (businessDuplicates.length < EVIDENCE_LIMIT) businessDuplicates.push({ eventId: e.eventId, processings });
+    }
     if (e.ackedUs !== undefined && e.completedUs.length === 0) {
       counts.lost++;
       if (lost.length < EVIDENCE_LIMIT) lost.push(e.eventId);
@@ -65,13 +77,14 @@ export function checkClearances(history: History): CheckResult {
   }
 
   const { pairs, count: outOfOrderCount } = outOfOrderPairs(entries);
-  const valid: Validity = counts.acked === 0 ? "unknown" : counts.lost === 0 && counts.duplicated === 0 && counts.unexpected === 0 ? "valid" : "invalid";
+  const valid: Validity = counts.acked === 0 ? "unknown" : counts.lost === 0 && counts.businessDuplicates === 0 && counts.unexpected === 0 ? "valid" : "invalid";
   return {
     valid,
     counts,
     evidence: {
       lost,
       duplicated,
+      businessDuplicates,
       errors,
       unexpected: unexpected.slice(0, EVIDENCE_LIMIT).map(({ eventId, reason, where }) => ({ eventId, reason, where })),
       outOfOrder: pairs,

@@ -8,7 +8,7 @@ export function renderSummary(r: RunResult, resultFile: string): string {
   const c = r.counts;
   lines.push(`scenario ${r.scenario}: ${r.status}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? ` (traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s)` : ""}`);
   lines.push(
-    `  requests  intended ${c.intended}  sent ${c.sent}  acked ${c.acked}  completed ${c.completed}  lost ${c.lost}  duplicated ${c.duplicated}  errors ${c.errors}  unexpected ${c.unexpected}${c.inFlight ? `  in flight ${c.inFlight}` : ""}`,
+    `  requests  intended ${c.intended}  sent ${c.sent}  acked ${c.acked}  completed ${c.completed}  lost ${c.lost}  duplicated ${c.duplicated}  business duplicates ${c.businessDuplicates ?? 0}  errors ${c.errors}  unexpected ${c.unexpected}${c.inFlight ? `  in flight ${c.inFlight}` : ""}`,
   );
   lines.push("  latency (ms)      count      p50      p95      p99    p99.9      max");
   for (const [name, s] of Object.entries(r.latencyMs))

@@ -70,8 +70,8 @@ describe("checkClearances", () => {
     for (let i = 0; i < 5; i++) cleared(ledger, `e${i}`, i);
     const r = checkClearances(ledger.history());
     expect(r.valid).toBe("valid");
-    expect(r.counts).toEqual({ intended: 5, sent: 5, acked: 5, completed: 5, lost: 0, duplicated: 0, errors: 0, unexpected: 0, inFlight: 0 });
-    expect(r.evidence).toEqual({ lost: [], duplicated: [], errors: [], unexpected: [], outOfOrder: [] });
+    expect(r.counts).toEqual({ intended: 5, sent: 5, acked: 5, completed: 5, lost: 0, duplicated: 0, businessDuplicates: 0, errors: 0, unexpected: 0, inFlight: 0 });
+    expect(r.evidence).toEqual({ lost: [], duplicated: [], businessDuplicates: [], errors: [], unexpected: [], outOfOrder: [] });
     expect(r.outOfOrderCount).toBe(0);
   });
 
@@ -96,7 +96,9 @@ describe("checkClearances", () => {
     ledger.complete("e1", 6000, "ato-1");
     ledger.complete("e1", 7000, "ato-3");
     const r = checkClearances(ledger.history());
-    expect(r.valid).toBe("invalid");
+    // A delivery duplicate is dropped by the idempotent tax engine; only a second processing breaks the history.
+    expect(r.valid).toBe("valid");
+    expect(r.counts.businessDuplicates).toBe(0);
     expect(r.counts.duplicated).toBe(2);
     expect(r.counts.completed).toBe(2);
     expect(r.counts.lost).toBe(0);
@@ -104,6 +106,25 @@ describe("checkClearances", () => {
       { eventId: "e0", times: 2 },
       { eventId: "e1", times: 3 },
     ]);
+  });
+
+  it("tells a duplicate delivery of one processing from a second run of the business logic", () => {
+    const ledger = new Ledger();
+    const e0 = ledger.intend({ eventId: "e0", seq: 0, key: "k", intendedUs: 0 });
+    e0.sentUs = 1;
+    e0.ackedUs = 2;
+    ledger.complete("e0", 10, "0@1", "CLEARED", { processingId: "p1", region: "syd" });
+    ledger.complete("e0", 20, "0@1", "CLEARED", { processingId: "p1", region: "mel" }); // replicated copy
+    const e1 = ledger.intend({ eventId: "e1", seq: 1, key: "k", intendedUs: 5 });
+    e1.sentUs = 6;
+    e1.ackedUs = 7;
+    ledger.complete("e1", 30, "0@2", "CLEARED", { processingId: "p2", region: "syd" });
+    ledger.complete("e1", 40, "0@3", "CLEARED", { processingId: "p3", region: "mel" }); // processed again
+    const r = checkClearances(ledger.history());
+    expect(r.counts.duplicated).toBe(2);
+    expect(r.counts.businessDuplicates).toBe(1);
+    expect(r.evidence.businessDuplicates).toEqual([{ eventId: "e1", processings: 2 }]);
+    expect(r.valid).toBe("invalid");
   });
 
   it("counts produce errors with their message, and does not count them as lost or in flight", () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addr, HOST, LAB_CLASS, type Link, listenerName, type MeshPlan, newClusterId, planMesh, portsNeeded } from "../../topology/plan.ts";
+import { addr, HOST, LAB_CLASS, type Link, listenerName, MIRROR_CLASS, type MeshPlan, newClusterId, planMesh, portsNeeded } from "../../topology/plan.ts";
 import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
 
 const loadSpec = (file: string): TopologySpec =>
@@ -33,8 +33,8 @@ describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
   const region = onlyRegion(p);
 
   it("needs one port for the Toxiproxy API, two per proxied link and one per direct (lab) link", () => {
-    // Per node: 3 client classes + broker + controller proxied (5 x 2) and lab direct (1); registry proxied (2).
-    expect(portsNeeded(spec)).toBe(1 + 3 * (5 * 2 + 1) + 2);
+    // Per node: 3 client classes + broker + controller proxied (5 x 2) and lab direct (1); registry proxied (2); Redis (1).
+    expect(portsNeeded(spec)).toBe(1 + 3 * (5 * 2 + 1) + 2 + 1);
   });
 
   it("uses the first port for the Toxiproxy API", () => {
@@ -59,7 +59,7 @@ describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
   });
 
   it("uses every given port exactly once", () => {
-    const used = [p.toxiproxyApi?.port, ...allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]))];
+    const used = [p.toxiproxyApi?.port, p.redis?.port, ...allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]))];
     expect(new Set(used).size).toBe(used.length);
     expect([...used].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(portsFor(spec));
   });
@@ -120,9 +120,9 @@ describe("planMesh without a proxy", () => {
   });
 
   it("needs one port per link, fewer than with the proxy", () => {
-    expect(portsNeeded(spec)).toBe(3 * 6 + 1);
+    expect(portsNeeded(spec)).toBe(3 * 6 + 1 + 1);
     expect(portsNeeded(spec)).toBeLessThan(portsNeeded(proxied));
-    const used = allLinks(p).map((l) => l.upstream.port);
+    const used = [...allLinks(p).map((l) => l.upstream.port), p.redis?.port];
     expect(new Set(used).size).toBe(portsNeeded(spec));
   });
 
@@ -162,8 +162,8 @@ describe("planMesh with one-region-split-roles.json", () => {
   });
 
   it("needs exactly the ports it uses", () => {
-    // 3 controllers x 2, 3 brokers x (4 proxied x 2 + lab 1), registry 2, API 1.
-    expect(portsNeeded(spec)).toBe(3 * 2 + 3 * 9 + 2 + 1);
+    // 3 controllers x 2, 3 brokers x (4 proxied x 2 + lab 1), registry 2, API 1, Redis 1.
+    expect(portsNeeded(spec)).toBe(3 * 2 + 3 * 9 + 2 + 1 + 1);
     expect(() => planMesh(spec, RUN_DIR, portsFor(spec))).not.toThrow();
   });
 });
@@ -188,13 +188,41 @@ describe("planMesh with two regions", () => {
 
   it("still uses every port once across regions", () => {
     const used = allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]));
-    expect(new Set([...used, p.toxiproxyApi?.port]).size).toBe(portsNeeded(spec));
+    expect(new Set([...used, p.toxiproxyApi?.port, p.redis?.port]).size).toBe(portsNeeded(spec));
+  });
+});
+
+describe("planMesh with MirrorMaker 2 between two regions (two-region-small.json)", () => {
+  const spec = loadSpec("two-region-small.json");
+  const p = plan(spec);
+
+  it("gives every broker a proxied replication link, listener MIRROR, and a replication bootstrap per region", () => {
+    for (const r of p.regions) {
+      const node = r.nodes[0];
+      const mirror = node?.listeners.find((l) => l.klass === MIRROR_CLASS);
+      expect(mirror?.name).toBe("MIRROR");
+      const link = linkOf(p, `${node?.spec.id}.replication`);
+      expect(link.listen.port).not.toBe(link.upstream.port);
+      expect(r.bootstrap[MIRROR_CLASS]).toBe(addr(link.listen));
+    }
+  });
+
+  it("keeps the mesh-wide Redis port outside every region and uses each port once", () => {
+    const used = allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]));
+    expect(p.redis).toBeDefined();
+    expect(new Set([...used, p.toxiproxyApi?.port, p.redis?.port]).size).toBe(portsNeeded(spec));
+  });
+
+  it("has no replication listener without replication", () => {
+    const single = plan(loadSpec("one-region.json"));
+    expect(allLinks(single).some((l) => l.klass === MIRROR_CLASS)).toBe(false);
   });
 });
 
 describe("listenerName and newClusterId", () => {
   it("names the broker class REPLICATION and upper-cases the others, '-' becoming '_'", () => {
     expect(listenerName("broker")).toBe("REPLICATION");
+    expect(listenerName(MIRROR_CLASS)).toBe("MIRROR");
     expect(listenerName("controller")).toBe("CONTROLLER");
     expect(listenerName("ato-batch")).toBe("ATO_BATCH");
   });

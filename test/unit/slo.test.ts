@@ -11,6 +11,7 @@ const counts = (over: Partial<Counts> = {}): Counts => ({
   completed: 100,
   lost: 0,
   duplicated: 0,
+  businessDuplicates: 0,
   errors: 0,
   unexpected: 0,
   inFlight: 0,

@@ -10,6 +10,7 @@ const counts = (over: Partial<Counts> = {}): Counts => ({
   completed: 1494,
   lost: 3,
   duplicated: 0,
+  businessDuplicates: 0,
   errors: 1,
   unexpected: 0,
   inFlight: 0,
@@ -43,6 +44,7 @@ function result(over: Partial<RunResult> = {}): RunResult {
       evidence: {
         lost: ["ev-lost-1", "ev-lost-2", "ev-lost-3"],
         duplicated: [],
+        businessDuplicates: [],
         errors: [{ eventId: "ev-err-1", error: "Local: Message timed out" }],
         unexpected: [],
         outOfOrder: [],
@@ -71,7 +73,7 @@ describe("renderSummary", () => {
 
   it("shows every count", () => {
     expect(lineStarting(text, "requests")).toBe(
-      "  requests  intended 1500  sent 1498  acked 1497  completed 1494  lost 3  duplicated 0  errors 1  unexpected 0",
+      "  requests  intended 1500  sent 1498  acked 1497  completed 1494  lost 3  duplicated 0  business duplicates 0  errors 1  unexpected 0",
     );
   });
 
@@ -119,7 +121,7 @@ describe("renderSummary", () => {
     const r = result({ counts: counts({ lost: 0, duplicated: 2 }) });
     r.checker = {
       valid: "invalid",
-      evidence: { lost: [], duplicated: [{ eventId: "d1", times: 2 }, { eventId: "d2", times: 3 }], errors: [], unexpected: [], outOfOrder: [] },
+      evidence: { lost: [], duplicated: [{ eventId: "d1", times: 2 }, { eventId: "d2", times: 3 }], businessDuplicates: [], errors: [], unexpected: [], outOfOrder: [] },
       outOfOrderCount: 4,
     };
     const t = renderSummary(r, "r.json");

@@ -153,6 +153,39 @@ describe("parseTopology: invalid specs", () => {
     has(/^topology\.topics\[0\]\.replicationFactor: 3 exceeds the 0 broker\(s\) of region "mel"$/);
   });
 
+  it("reports every problem of a replication block: unknown regions, a self-flow, a repeated flow, a bad regex", () => {
+    const v = valid();
+    const err = rejectionOf({
+      ...v,
+      replication: {
+        flows: [
+          { source: "syd", target: "per" },
+          { source: "syd", target: "syd" },
+          { source: "syd", target: "per" },
+        ],
+        topics: ["au\\.gov\\.(unclosed"],
+        intervalSeconds: 0,
+      },
+    });
+    const p = err.problems;
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^topology\.replication\.intervalSeconds: 0 is below the minimum 1$/),
+        expect.stringMatching(/^topology\.replication\.flows\[0\]\.target: no region "per"; the regions are syd$/),
+        expect.stringMatching(/^topology\.replication\.flows\[1\]: a region cannot replicate to itself$/),
+        expect.stringMatching(/^topology\.replication\.flows\[2\]: flow syd->per appears twice$/),
+        expect.stringMatching(/^topology\.replication\.topics\[0\]: /),
+      ]),
+    );
+  });
+
+  it("fills replication defaults: 1 s intervals, offset.lag.max 10, no group-offset sync; Redis as the dedupe store", () => {
+    const spec = parseTopology(JSON.parse(readFileSync(new URL("../../topology/specs/two-region.json", import.meta.url), "utf8")));
+    expect(spec.replication).toMatchObject({ intervalSeconds: 1, offsetLagMax: 10, syncGroupOffsets: false, groups: [".*"], topics: [] });
+    expect(spec.dedupeStore).toBe("redis");
+    expect(parseTopology(valid()).replication).toBeNull();
+  });
+
   it("reports every field-level problem at once, each with its path", () => {
     const err = rejectionOf({
       name: "ok",
@@ -301,7 +334,7 @@ describe("parseTopology: invalid specs", () => {
   it("rejects an unknown top-level key and a Kafka heap below 128 MB", () => {
     const err = rejectionOf({ ...valid(), kafka: { heapMb: 64 }, extra: true });
     expect(err.problems).toEqual([
-      "topology.extra: unknown key (allowed: name, backend, clientClasses, proxy, kafka, registry, regions, topics)",
+      "topology.extra: unknown key (allowed: name, backend, clientClasses, proxy, kafka, registry, regions, replication, dedupeStore, topics)",
       "topology.kafka.heapMb: 64 is below the minimum 128",
     ]);
   });

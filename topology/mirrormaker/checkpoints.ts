@@ -25,12 +25,9 @@ function readString(buf: Buffer, at: number): [string, number] {
  * offset (int64) and metadata (string).
  */
 export function decodeCheckpoint(key: Buffer, value: Buffer, emittedAtMs = 0): Checkpoint {
-  let at = 0;
-  let group: string;
-  let topic: string;
-  [group, at] = readString(key, at);
-  [topic, at] = readString(key, at);
-  const partition = key.readInt32BE(at);
+  const [group, afterGroup] = readString(key, 0);
+  const [topic, afterTopic] = readString(key, afterGroup);
+  const partition = key.readInt32BE(afterTopic);
   const version = value.readInt16BE(0);
   if (version !== 0) throw new Error(`checkpoint value version ${version} is not supported (expected 0)`);
   const upstreamOffset = Number(value.readBigInt64BE(2));
