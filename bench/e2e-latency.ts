@@ -146,7 +146,7 @@ async function labClearance(b: Bench, s: Settings, keep: (n: FlowNumbers & { par
     "bench e2e-latency",
   );
   const recorder = new LatencyRecorder(b.runDir, LATENCY_METRICS, Date.now());
-  const flow = new ClearanceFlow({ workload, region: b.region, recorder });
+  const flow = new ClearanceFlow({ workload, mesh: b.mesh, recorder });
   try {
     await untilAborted(flow.start(b.supervisor, b.runDir), b.signal);
     await flow.offerLoad(b.signal);

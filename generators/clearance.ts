@@ -4,12 +4,13 @@ import { InterruptedError } from "../lab/errors.ts";
 import { info, progress } from "../lab/log.ts";
 import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../lab/proc.ts";
 import type { LatencyRecorder } from "../reports/hdr.ts";
-import type { StartedRegion } from "../topology/local/mesh.ts";
+import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
+import { remoteTopic } from "../topology/mirrormaker/config.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { ASSESSMENT_SCHEMA, Codec, RESPONSE_SCHEMA } from "./codec.ts";
 import { AssessmentFactory, type ClearanceResponse, population } from "./domain.ts";
-import { type Admin, type Consumer, loadDriver, type Producer } from "./drivers/driver.ts";
-import { Ledger } from "./ledger.ts";
+import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
+import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { intendedAtMs, requestsWithin } from "./schedule.ts";
 import type { WorkloadSpec } from "./workload.ts";
 
@@ -23,102 +24,245 @@ export const LATENCY_METRICS = ["clearance", "produceAck"] as const;
 
 const CENTRELINK_MAIN = new URL("./centrelink.ts", import.meta.url).pathname;
 
+/** Where a request's latest send went, and what to send again if that region is lost before it acknowledges. */
+interface Pending {
+  region: string;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+  dueUs: number;
+}
+
+/** One region's part of the flow: its Centrelink engines, its ATO tax engine and (while it takes writes) a producer. */
+interface Site {
+  region: StartedRegion;
+  engines: ProcessHandle[];
+  taxEngine?: Consumer;
+  producer?: Producer;
+  /** Engine generations started in this region, so restarted engines get fresh names. */
+  generation: number;
+}
+
 /**
- * The cross-agency clearance round trip on a running region: the ATO Core Tax Service produces assessments on an
- * open-model schedule, the Centrelink engines answer them, and the ATO tax engine completes each clearance.
- * Everything lands in the ledger and the latency recorder.
+ * The cross-agency clearance round trip on a running mesh: the ATO Core Tax Service produces assessments on an
+ * open-model schedule in the region(s) that take writes, the Centrelink engines answer them, and the ATO tax
+ * engine completes each clearance. Everything lands in the ledger and the latency recorder.
+ *
+ * In one region that is the whole story. With several, a scenario moves the flow: `routeTo` sends new requests
+ * (and unacknowledged ones) to another region, `startEngines`/`startTaxEngine` bring consumers up there on
+ * translated offsets, and `stopEngines` takes them away again.
  */
 export class ClearanceFlow implements AsyncDisposable {
   readonly ledger = new Ledger();
   readonly #w: WorkloadSpec;
-  readonly #region: StartedRegion;
+  readonly #mesh: Mesh;
   readonly #recorder: LatencyRecorder;
   readonly #clock: Clock;
-  readonly #engines: ProcessHandle[] = [];
-  #producer: Producer | undefined;
-  #taxEngine: Consumer | undefined;
-  #inFlight = 0;
+  readonly #sites = new Map<string, Site>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #retired: Promise<unknown>[] = [];
+  /** Regions taking writes; each taxpayer (key) belongs to one of them. */
+  #writeRegions: string[];
+  #supervisor: Supervisor | undefined;
+  #runDir = "";
   #assessmentSchemaId = -1;
+  #responseSchemaId = -1;
+  #driver: KafkaDriver | undefined;
   /** Requests intended before this time are warm-up: checked, but not in the latency histograms. */
   #measureFromUs = Number.POSITIVE_INFINITY;
 
-  constructor(opts: { workload: WorkloadSpec; region: StartedRegion; recorder: LatencyRecorder; clock?: Clock }) {
+  constructor(opts: { workload: WorkloadSpec; mesh: Mesh; recorder: LatencyRecorder; clock?: Clock }) {
     this.#w = opts.workload;
-    this.#region = opts.region;
+    this.#mesh = opts.mesh;
     this.#recorder = opts.recorder;
     this.#clock = opts.clock ?? monotonicClock;
+    this.#writeRegions = opts.workload.regions.length ? [...opts.workload.regions] : [opts.mesh.region().plan.name];
+    for (const r of this.#writeRegions) opts.mesh.region(r); // throws with the known names if one is not in the topology
   }
 
-  /** Starts the Centrelink engines and the ATO tax engine, and waits until both groups own their partitions. */
+  /** Regions that take writes right now. */
+  get writeRegions(): readonly string[] {
+    return this.#writeRegions;
+  }
+
+  /** When measuring starts (after warm-up), on the monotonic clock in µs. */
+  get measureFromUs(): number {
+    return this.#measureFromUs;
+  }
+
+  #site(region: string): Site {
+    let s = this.#sites.get(region);
+    if (!s) {
+      s = { region: this.#mesh.region(region), engines: [], generation: 0 };
+      this.#sites.set(region, s);
+    }
+    return s;
+  }
+
+  /**
+   * Registers the schemas (in the primary region's registry: the others replay its journal), then starts the
+   * Centrelink engines, the ATO tax engine and a producer in every write region, and waits until the groups own
+   * their partitions.
+   */
   async start(supervisor: Supervisor, runDir: string): Promise<void> {
     const w = this.#w;
-    const codec = new Codec(this.#region.registry.ccompatUrl);
+    this.#supervisor = supervisor;
+    this.#runDir = runDir;
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
     this.#assessmentSchemaId = await codec.register(w.topics.assessment, ASSESSMENT_SCHEMA);
-    const responseSchemaId = await codec.register(w.topics.clearance, RESPONSE_SCHEMA);
-    const done = progress(`starting ${w.centrelink.instances} Centrelink engine(s) and the ATO tax engine (${w.driver} driver)`);
-    for (let i = 1; i <= w.centrelink.instances; i++) {
+    this.#responseSchemaId = await codec.register(w.topics.clearance, RESPONSE_SCHEMA);
+    this.#driver = await loadDriver(w.driver);
+    const multi = this.#mesh.regions.length > 1;
+    const done = progress(
+      `starting ${w.centrelink.instances} Centrelink engine(s) and the ATO tax engine in ${this.#writeRegions.join(", ")} (${w.driver} driver${multi ? "" : ""})`,
+    );
+    for (const region of this.#writeRegions) {
+      // Active-active: each region also reads what the others replicate to it (the idempotent consumer drops copies).
+      const remote = this.#writeRegions.filter((r) => r !== region);
+      this.startEngines(region, [w.topics.assessment, ...remote.map((r) => remoteTopic(r, w.topics.assessment))]);
+      await this.startTaxEngine(region, [w.topics.clearance, ...remote.map((r) => remoteTopic(r, w.topics.clearance))]);
+      await this.#producerIn(region);
+    }
+    for (const region of this.#writeRegions) await this.waitForGroups(region);
+    done("groups stable");
+  }
+
+  async #producerIn(region: string): Promise<Producer> {
+    const site = this.#site(region);
+    if (!site.producer) {
+      const driver = this.#driver ?? (await loadDriver(this.#w.driver));
+      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer });
+    }
+    return site.producer;
+  }
+
+  /**
+   * Starts the Centrelink engines of a region (one process each), reading `sources` (default: the assessment
+   * topic). Engines write their responses to the clearance topic of their own region.
+   */
+  startEngines(region: string, sources: string[] = [this.#w.topics.assessment], instances = this.#w.centrelink.instances): ProcessHandle[] {
+    const w = this.#w;
+    const supervisor = this.#supervisor;
+    if (!supervisor) throw new Error("ClearanceFlow.startEngines before start");
+    const site = this.#site(region);
+    site.generation++;
+    const single = this.#mesh.regions.length === 1;
+    const started: ProcessHandle[] = [];
+    for (let i = 1; i <= instances; i++) {
+      // One region keeps the plain names (centrelink-1 ...); with several, the region and generation are in the name.
+      const name = single && site.generation === 1 ? `centrelink-${i}` : `centrelink-${region}${site.generation > 1 ? `-g${site.generation}` : ""}-${i}`;
       const cfg: EngineConfig = {
-        instance: `centrelink-${i}`,
+        instance: name,
         driver: w.driver,
-        bootstrap: this.#region.bootstrap("centrelink"),
-        registryUrl: this.#region.registry.ccompatUrl,
-        responseSchemaId,
+        bootstrap: site.region.bootstrap("centrelink"),
+        registryUrl: site.region.registry.ccompatUrl,
+        responseSchemaId: this.#responseSchemaId,
         groupId: w.centrelink.groupId,
         consumer: w.centrelink.consumer,
         seed: w.seed,
         population: w.population,
         debtCheckMs: w.centrelink.debtCheckMs,
         topics: w.topics,
+        sources,
+        region,
+        ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
       };
-      this.#engines.push(
-        supervisor.spawn(`centrelink-${i}`, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
-          logFile: join(runDir, `centrelink-${i}.log`),
-          stopGraceMs: 5_000,
-        }),
-      );
+      const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
+        logFile: join(this.#runDir, `${name}.log`),
+        stopGraceMs: 5_000,
+      });
+      site.engines.push(h);
+      started.push(h);
     }
+    return started;
+  }
 
-    const driver = await loadDriver(w.driver);
-    const bootstrap = this.#region.bootstrap("ato");
-    this.#producer = await driver.producer({ bootstrap, clientId: "ato-core-tax-service", props: w.ato.producer });
-    this.#taxEngine = await driver.consumer({ bootstrap, clientId: "ato-tax-engine", groupId: w.ato.groupId, topics: [w.topics.clearance], props: w.ato.consumer });
-    await this.#taxEngine.run(async (r) => {
+  /** The running engine processes of a region. */
+  engines(region: string): ProcessHandle[] {
+    return this.#site(region).engines.filter((e) => e.running());
+  }
+
+  /** Stops a region's engines: `kill` when their region is gone (they die with it), else a graceful stop. */
+  async stopEngines(region: string, how: "kill" | "stop"): Promise<void> {
+    const site = this.#site(region);
+    const engines = site.engines.splice(0);
+    if (how === "kill") for (const e of engines) e.signal("SIGKILL");
+    await Promise.allSettled(engines.map((e) => e.stop(how === "kill" ? 0 : undefined)));
+  }
+
+  /** Starts the ATO tax engine of a region on `topics` (its clearance topic, plus replicated ones after a failover). */
+  async startTaxEngine(region: string, topics: string[]): Promise<void> {
+    const site = this.#site(region);
+    if (site.taxEngine) throw new Error(`the ATO tax engine of ${region} is already running`);
+    const driver = this.#driver ?? (await loadDriver(this.#w.driver));
+    const codec = new Codec(site.region.registry.ccompatUrl);
+    const c = await driver.consumer({
+      bootstrap: site.region.bootstrap("ato"),
+      clientId: `ato-tax-engine-${region}`,
+      groupId: this.#w.ato.groupId,
+      topics,
+      props: this.#w.ato.consumer,
+    });
+    site.taxEngine = c;
+    await c.run(async (r) => {
       const at = this.#clock.nowUs();
       const eventId = r.headers["event-id"];
+      const where = `${r.topic}:${r.partition}@${r.offset}`;
       let resp: ClearanceResponse;
       try {
         resp = await codec.decode<ClearanceResponse>(r.value ?? Buffer.alloc(0));
       } catch (e) {
-        this.ledger.unexpected({ eventId, atUs: at, reason: `undecodable response: ${(e as Error).message}`, where: `${r.partition}@${r.offset}` });
+        this.ledger.unexpected({ eventId, atUs: at, reason: `undecodable response: ${(e as Error).message}`, where });
         return;
       }
       if (eventId && resp.assessmentEventId !== eventId) {
-        this.ledger.unexpected({ eventId, atUs: at, reason: `header event-id does not match assessmentEventId ${resp.assessmentEventId}`, where: `${r.partition}@${r.offset}` });
+        this.ledger.unexpected({ eventId, atUs: at, reason: `header event-id does not match assessmentEventId ${resp.assessmentEventId}`, where });
         return;
       }
-      const entry = this.ledger.complete(eventId, at, `${r.partition}@${r.offset}`, resp.outcome);
+      const entry = this.ledger.complete(eventId, at, where, resp.outcome, { processingId: r.headers["processing-id"], region });
       if (entry && entry.completedUs.length === 1 && entry.intendedUs >= this.#measureFromUs) this.#recorder.record("clearance", at - entry.intendedUs);
     });
+  }
 
-    const admin = await this.#region.admin();
+  /**
+   * Takes a region's tax engine out of the flow. With `park`, the consumer is left as it is: a librdkafka consumer
+   * cannot be closed while its brokers are gone (its close blocks a worker thread), so a lost region's tax engine
+   * waits, and resumes on its committed offsets when the region returns.
+   */
+  async stopTaxEngine(region: string, how: "close" | "park"): Promise<void> {
+    const site = this.#site(region);
+    const c = site.taxEngine;
+    site.taxEngine = undefined;
+    if (!c) return;
+    if (how === "close") await c.close();
+    else this.#parked.push(c);
+  }
+
+  readonly #parked: Consumer[] = [];
+
+  /** Waits until a region's Centrelink group and ATO tax engine are stable and own partitions. */
+  async waitForGroups(region: string): Promise<void> {
+    const site = this.#site(region);
+    const admin = await site.region.admin();
     try {
-      await this.#waitForGroup(admin, w.centrelink.groupId, w.centrelink.instances);
-      await this.#waitForGroup(admin, w.ato.groupId, 1);
-      await waitUntil("the ATO tax engine's assignment", async () => (this.#taxEngine?.assignment().length ? true : undefined), {
-        timeoutMs: 60_000,
-        hint: "the ATO tax engine did not get partitions of the clearance topic",
-      });
+      await this.#waitForGroup(admin, site, this.#w.centrelink.groupId, site.engines.length);
+      if (site.taxEngine) {
+        await this.#waitForGroup(admin, site, this.#w.ato.groupId, 1);
+        await waitUntil(`the ATO tax engine's assignment in ${region}`, async () => (site.taxEngine?.assignment().length ? true : undefined), {
+          timeoutMs: 60_000,
+          hint: "the ATO tax engine did not get partitions of the clearance topic",
+        });
+      }
     } finally {
       await admin.close();
     }
-    done("groups stable");
   }
 
-  async #waitForGroup(admin: Admin, groupId: string, members: number): Promise<void> {
+  async #waitForGroup(admin: Admin, site: Site, groupId: string, members: number): Promise<void> {
     await waitUntil(
-      `consumer group ${groupId} to be stable with ${members} member(s)`,
+      `consumer group ${groupId} in ${site.region.plan.name} to be stable with ${members} member(s)`,
       async () => {
-        for (const e of this.#engines) if (!e.running()) throw await exitedError(e, "while joining its group", `read ${e.logFile}`);
+        for (const e of site.engines) if (!e.running()) throw await exitedError(e, "while joining its group", `read ${e.logFile}`);
         const g = await admin.describeGroup(groupId);
         return g.state === "stable" && g.members.length === members ? true : undefined;
       },
@@ -126,13 +270,40 @@ export class ClearanceFlow implements AsyncDisposable {
     );
   }
 
+  /**
+   * Moves the writes: new requests go to `regions` from now on, and every request sent to another region and not
+   * yet acknowledged is sent again there (same event id; if the first copy was written after all, the idempotent
+   * consumer drops the second). Producers of regions that no longer take writes are closed in the background.
+   */
+  async routeTo(regions: string[]): Promise<{ resent: number }> {
+    for (const r of regions) await this.#producerIn(r);
+    const previous = this.#writeRegions;
+    this.#writeRegions = [...regions];
+    let resent = 0;
+    for (const [eventId, p] of this.#pending) {
+      if (regions.includes(p.region) || p.value.length === 0) continue; // not encoded yet: it goes to the new route anyway
+      const entry = this.ledger.get(eventId);
+      if (!entry || entry.ackedUs !== undefined) continue;
+      entry.resent = (entry.resent ?? 0) + 1;
+      resent++;
+      this.#send(entry, p.key, p.value, p.headers, p.dueUs);
+    }
+    for (const r of previous.filter((x) => !regions.includes(x))) {
+      const site = this.#site(r);
+      const p = site.producer;
+      site.producer = undefined;
+      // A lost region's producer can only time out; closing it purges its queue (those sends were resent above).
+      if (p) this.#retired.push(p.close().catch(() => {}));
+    }
+    return { resent };
+  }
+
   /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
-    const producer = this.#producer;
-    if (!producer) throw new Error("ClearanceFlow.offerLoad before start");
-    const codec = new Codec(this.#region.registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
     const schemaId = this.#assessmentSchemaId;
+    if (schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.
     const total = requestsWithin(w.rate, w.warmupMs + w.durationMs);
@@ -152,46 +323,80 @@ export class ClearanceFlow implements AsyncDisposable {
           continue;
         }
         // Everything due is sent now; latency counts from dueUs, so falling behind shows as latency.
-        this.#fire(i++, dueUs, producer, codec, schemaId, factory);
+        this.#fire(i++, dueUs, codec, schemaId, factory);
       }
     } finally {
       clearInterval(flusher);
     }
   }
 
-  #fire(seq: number, dueUs: number, producer: Producer, codec: Codec, schemaId: number, factory: AssessmentFactory): void {
+  #fire(seq: number, dueUs: number, codec: Codec, schemaId: number, factory: AssessmentFactory): void {
     const a = factory.next(Date.now());
     const traceparent = factory.traceparent();
     const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs });
-    this.#inFlight++;
-    codec
-      .encode(schemaId, a)
-      .then((value) => {
-        entry.sentUs = this.#clock.nowUs();
-        return producer.send({ topic: this.#w.topics.assessment, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent } });
-      })
-      .then(
-        (d) => {
-          entry.ackedUs = this.#clock.nowUs();
-          entry.partition = d.partition;
-          entry.offset = d.offset;
-          if (dueUs >= this.#measureFromUs) this.#recorder.record("produceAck", entry.ackedUs - dueUs);
-        },
-        (e: unknown) => {
-          entry.error = e instanceof Error ? e.message : String(e);
-        },
-      )
-      .finally(() => this.#inFlight--);
+    const headers = { "event-id": a.eventId, traceparent };
+    this.#pending.set(a.eventId, { region: this.#regionOf(a.tfn), key: a.tfn, value: Buffer.alloc(0), headers, dueUs });
+    codec.encode(schemaId, a).then(
+      (value) => this.#send(entry, a.tfn, value, headers, dueUs),
+      (e: unknown) => {
+        entry.error = `encode: ${e instanceof Error ? e.message : String(e)}`;
+        this.#pending.delete(a.eventId);
+      },
+    );
+  }
+
+  /** Each taxpayer belongs to one write region (a stable hash of the key), so per-key order holds across regions. */
+  #regionOf(key: string): string {
+    const regions = this.#writeRegions;
+    if (regions.length === 1) return regions[0] as string;
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
+    return regions[h % regions.length] as string;
+  }
+
+  #send(entry: LedgerEntry, key: string, value: Buffer, headers: Record<string, string>, dueUs: number): void {
+    const region = this.#regionOf(key);
+    const site = this.#site(region);
+    const producer = site.producer;
+    this.#pending.set(entry.eventId, { region, key, value, headers, dueUs });
+    if (!producer) {
+      entry.error = `no producer in region ${region}`;
+      this.#pending.delete(entry.eventId);
+      return;
+    }
+    entry.sentUs ??= this.#clock.nowUs();
+    producer.send({ topic: this.#w.topics.assessment, key, value, headers }).then(
+      (d) => {
+        if (entry.ackedUs !== undefined) return; // a resent copy was acknowledged first
+        entry.ackedUs = this.#clock.nowUs();
+        entry.ackedIn = region;
+        entry.partition = d.partition;
+        entry.offset = d.offset;
+        this.#pending.delete(entry.eventId);
+        if (dueUs >= this.#measureFromUs) this.#recorder.record("produceAck", entry.ackedUs - dueUs);
+      },
+      (e: unknown) => {
+        // A send that was moved to another region meanwhile is no longer this attempt's to fail.
+        if (entry.ackedUs !== undefined || this.#pending.get(entry.eventId)?.region !== region) return;
+        entry.error = e instanceof Error ? e.message : String(e);
+        this.#pending.delete(entry.eventId);
+      },
+    );
+  }
+
+  /** Requests sent and neither acknowledged nor failed. */
+  get inFlight(): number {
+    return this.#pending.size;
   }
 
   /** Waits until every acknowledged request completed, or the drain timeout passes; returns how long it took. */
-  async drain(signal: AbortSignal): Promise<number> {
+  async drain(signal: AbortSignal, timeoutMs = this.#w.drainTimeoutMs): Promise<number> {
     const t0 = Date.now();
-    const deadline = t0 + this.#w.drainTimeoutMs;
+    const deadline = t0 + timeoutMs;
     const flusher = setInterval(() => this.#recorder.flush(Date.now()), 1_000);
     try {
       while (Date.now() < deadline && !signal.aborted) {
-        if (this.#inFlight === 0 && this.ledger.outstanding() === 0) break;
+        if (this.#pending.size === 0 && this.ledger.outstanding() === 0) break;
         await sleep(100);
       }
     } finally {
@@ -201,6 +406,11 @@ export class ClearanceFlow implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await Promise.allSettled([this.#taxEngine?.close(), this.#producer?.close(), ...this.#engines.map((e) => e.stop())]);
+    const sites = [...this.#sites.values()];
+    await Promise.allSettled([
+      ...sites.flatMap((s) => [s.taxEngine?.close(), s.producer?.close(), ...s.engines.map((e) => e.stop())]),
+      ...this.#parked.map((c) => c.close()),
+      ...this.#retired,
+    ]);
   }
 }

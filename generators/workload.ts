@@ -1,5 +1,5 @@
 import { BadInputError } from "../lab/errors.ts";
-import { type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
 import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
 import type { RateSpec } from "./schedule.ts";
 
@@ -28,7 +28,14 @@ export interface WorkloadSpec {
     consumer: ClientProps;
     /** Simulated debt-registry lookup time, uniform between min and max. */
     debtCheckMs: { min: number; max: number };
+    /** How long the idempotent consumer remembers a processed event id (in the topology's dedupe store). */
+    dedupeTtlSeconds: number;
   };
+  /**
+   * Regions that take writes (default: the topology's first region). With several, each taxpayer belongs to one
+   * of them (active-active); a failover scenario moves the writes at run time.
+   */
+  regions: string[];
   ato: { groupId: string; consumer: ClientProps; producer: ClientProps };
   /** After load stops, how long to wait for outstanding clearances before calling them lost. */
   drainTimeoutMs: number;
@@ -68,9 +75,11 @@ const check = obj({
       groupId: optional(str(), "centrelink-clearance-engine"),
       consumer: optional(props, {}),
       debtCheckMs: optional(obj({ min: num({ min: 0 }), max: num({ min: 0 }) }), { min: 1, max: 5 }),
+      dedupeTtlSeconds: optional(num({ integer: true, min: 1 }), 86_400),
     }),
-    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 } }),
+    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, dedupeTtlSeconds: 86_400 }),
   ),
+  regions: optional(arr(str({ pattern: /^[a-z][a-z0-9-]*$/, patternHint: "a region name of the topology" })), []),
   ato: optional(
     obj({ groupId: optional(str(), "ato-tax-engine"), consumer: optional(props, {}), producer: optional(props, {}) }),
     () => ({ groupId: "ato-tax-engine", consumer: {}, producer: {} }),

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { checkClearances } from "../reports/checker.ts";
@@ -7,7 +8,8 @@ import { LatencyRecorder } from "../reports/hdr.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
-import type { Scenario } from "../scenarios/scenario.ts";
+import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
+import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
@@ -47,6 +49,9 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const workload = parseWorkload(w, `scenario ${scenario.name}`);
   const slo = scenario.slo ?? DEFAULT_SLO;
   validateSlo(slo, LATENCY_METRICS, COUNT_NAMES);
+  for (const r of workload.regions)
+    if (!topology.regions.some((x) => x.name === r))
+      throw new BadInputError(`scenario ${scenario.name}`, [`workload.regions: no region "${r}" in topology ${topology.name}`], `use one of ${topology.regions.map((x) => x.name).join(", ")}`);
   for (const t of [workload.topics.assessment, workload.topics.clearance])
     if (!topology.topics.some((x) => x.name === t))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload topic "${t}" is not in topology ${topology.name}`], "add it to the topology's topics");
@@ -99,13 +104,59 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ]);
   };
 
+  const toRunMs = (us: number) => Math.round((us / 1000 - t0) * 10) / 10;
+  const nowMs = () => Math.round(performance.now() - t0);
+  const phaseStarts: { name: string; startMs: number }[] = [];
+  const marks: { name: string; atMs: number; details?: Record<string, unknown> }[] = [];
+  const findings: Record<string, unknown> = {};
+
   try {
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
-    flow = new ClearanceFlow({ workload, region: mesh.region(), recorder });
+    flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
-    trafficStartMs = Math.round(performance.now() - t0);
+    mesh.probe?.sample(1000);
+    trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
-    await flow.offerLoad(abort.signal);
+    const load = flow.offerLoad(abort.signal);
+    let body: Promise<void> | undefined;
+    if (scenario.body) {
+      const f = flow;
+      const ctx: ScenarioContext = {
+        mesh,
+        flow,
+        topology,
+        workload,
+        supervisor,
+        runDir,
+        signal: abort.signal,
+        nowMs,
+        toRunMs,
+        async atMeasured(ms) {
+          // offerLoad sets the measuring start synchronously, so it is known here.
+          const at = toRunMs(f.measureFromUs) + ms;
+          while (nowMs() < at) {
+            if (abort.signal.aborted) throw abort.signal.reason;
+            await sleep(Math.min(200, at - nowMs()));
+          }
+        },
+        phase(name) {
+          phaseStarts.push({ name, startMs: nowMs() });
+          info(`phase ${name}`);
+        },
+        mark(name, details) {
+          const atMs = nowMs();
+          marks.push({ name, atMs, ...(details ? { details } : {}) });
+          return atMs;
+        },
+        findings,
+      };
+      // A failing body stops the load: the run is failed, and what was measured is still written.
+      body = scenario.body(ctx).catch((e) => {
+        if (!abort.signal.aborted) abort.abort(e);
+        throw e;
+      });
+    }
+    await Promise.all([load, body]);
     const done = progress("draining outstanding clearances");
     const ms = await flow.drain(abort.signal);
     done(`${flow.ledger.outstanding()} outstanding after ${(ms / 1000).toFixed(1)} s`);
@@ -118,6 +169,16 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const history = flow?.ledger.history() ?? { entries: [], unexpected: [] };
   const check = checkClearances(history);
   const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
+  const endMs = nowMs();
+  let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
+  if (scenario.analyse && flow) {
+    try {
+      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, marks, toRunMs, runDir, workload }) };
+    } catch (e) {
+      warn(`the scenario's analysis failed: ${(e as Error).message}`);
+      scenarioResult = { ...findings, analysisError: (e as Error).message };
+    }
+  }
   writeFileSync(join(runDir, "ledger.ndjson"), history.entries.map((e) => JSON.stringify(e)).join("\n") + (history.entries.length ? "\n" : ""));
   const result: RunResult = {
     resultFormat: 1,
@@ -131,6 +192,10 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     latencyMs,
     slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
+    ...(phaseStarts.length ? { phases: phaseResults(history.entries, closePhases(phaseStarts, endMs), toRunMs) } : {}),
+    ...(marks.length ? { marks } : {}),
+    ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
+    ...(scenarioResult ? { scenarioResult } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
     files: {

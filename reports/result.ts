@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { CheckResult, Counts } from "./checker.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
+import type { PhaseResult } from "./timeline.ts";
 
 export const RESULT_FORMAT = 1;
 
@@ -29,6 +30,14 @@ export interface RunResult {
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
   files: { hgrm: string[]; hlog: string[]; ledger: string; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
+  /** Latency per phase of the scenario's timeline (when its body names phases). */
+  phases?: PhaseResult[];
+  /** Points on the run's timeline (kill, failover done ...), in ms since `startedAt`. */
+  marks?: { name: string; atMs: number; details?: Record<string, unknown> }[];
+  /** MirrorMaker 2 replication lag per flow over the run (probe records; series in `replication-lag.ndjson`). */
+  replicationLagMs?: Record<string, LatencySummary>;
+  /** The scenario's own figures (failover RTO/RPO, order through replication ...). */
+  scenarioResult?: Record<string, unknown>;
 }
 
 export function machineInfo(): RunResult["machine"] {

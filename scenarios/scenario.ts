@@ -1,8 +1,50 @@
+import type { ClearanceFlow } from "../generators/clearance.ts";
+import type { History } from "../generators/ledger.ts";
+import type { WorkloadSpec } from "../generators/workload.ts";
+import type { Supervisor } from "../lab/proc.ts";
 import type { SloCheckSpec } from "../reports/slo.ts";
+import type { Mesh } from "../topology/local/mesh.ts";
+import type { TopologySpec } from "../topology/spec.ts";
 
 /**
- * A scenario is data plus, later, a small async body: which topology to stand up, what traffic to offer, and
- * what must hold. The runner resolves and validates all of it before anything starts.
+ * What a scenario body gets: the started mesh and flow, the run's clock, and a place for its findings. Times are
+ * milliseconds since the run started, the origin of every time in result.json.
+ */
+export interface ScenarioContext {
+  mesh: Mesh;
+  flow: ClearanceFlow;
+  topology: TopologySpec;
+  workload: WorkloadSpec;
+  supervisor: Supervisor;
+  runDir: string;
+  signal: AbortSignal;
+  /** Now, in run milliseconds. */
+  nowMs(): number;
+  /** A ledger time (monotonic µs) in run milliseconds. */
+  toRunMs(us: number): number;
+  /** Resolves `ms` after the measured traffic starts (after the warm-up); rejects when the run is aborted. */
+  atMeasured(ms: number): Promise<void>;
+  /** Starts a named phase now (the previous one ends); result.json reports latency per phase. */
+  phase(name: string): void;
+  /** A point on the run's timeline (a kill, a failover done ...), kept in result.json under `marks`. */
+  mark(name: string, details?: Record<string, unknown>): number;
+  /** Scenario findings, merged into result.json under `scenarioResult`. */
+  findings: Record<string, unknown>;
+}
+
+/** After the drain: the history and the body's findings, for figures that need the final ledger (RPO, RTO ...). */
+export interface AnalysisInput {
+  history: History;
+  findings: Record<string, unknown>;
+  marks: { name: string; atMs: number; details?: Record<string, unknown> }[];
+  toRunMs(us: number): number;
+  runDir: string;
+  workload: WorkloadSpec;
+}
+
+/**
+ * A scenario is data plus a small async body: which topology to stand up, what traffic to offer, what happens to
+ * the mesh meanwhile, and what must hold. The runner resolves and validates the data before anything starts.
  */
 export interface Scenario {
   name: string;
@@ -13,4 +55,8 @@ export interface Scenario {
   workload: Record<string, unknown>;
   /** SLO checks; the default is the mission's (clearance p95, p99 <= 300 ms, nothing lost). */
   slo?: SloCheckSpec[];
+  /** Runs alongside the load (it may outlast it: the drain waits for it). */
+  body?: (ctx: ScenarioContext) => Promise<void>;
+  /** Derives the scenario's figures from the final history; merged into `scenarioResult`. */
+  analyse?: (input: AnalysisInput) => Record<string, unknown>;
 }
