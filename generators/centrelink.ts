@@ -30,6 +30,8 @@ export interface EngineConfig {
   dedupe?: { url: string; ttlSeconds: number };
   /** Region the engine runs in; responses carry it. */
   region?: string;
+  /** Partitions handled at once. */
+  concurrency?: number;
 }
 
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
@@ -49,6 +51,8 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     groupId: cfg.groupId,
     topics: cfg.sources ?? [cfg.topics.assessment],
     props: cfg.consumer,
+    // Partitions are answered concurrently (each in order): one slow produce ack must not hold up the others.
+    concurrency: cfg.concurrency ?? 1,
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
   const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0 };

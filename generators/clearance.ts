@@ -165,6 +165,7 @@ export class ClearanceFlow implements AsyncDisposable {
         topics: w.topics,
         sources,
         region,
+        concurrency: w.centrelink.concurrency,
         ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
       };
       const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
@@ -202,6 +203,7 @@ export class ClearanceFlow implements AsyncDisposable {
       groupId: this.#w.ato.groupId,
       topics,
       props: this.#w.ato.consumer,
+      concurrency: 12,
     });
     site.taxEngine = c;
     await c.run(async (r) => {

@@ -28,6 +28,8 @@ export interface WorkloadSpec {
     consumer: ClientProps;
     /** Simulated debt-registry lookup time, uniform between min and max. */
     debtCheckMs: { min: number; max: number };
+    /** Partitions an engine answers at once (each partition stays in order). */
+    concurrency: number;
     /** How long the idempotent consumer remembers a processed event id (in the topology's dedupe store). */
     dedupeTtlSeconds: number;
   };
@@ -75,9 +77,10 @@ const check = obj({
       groupId: optional(str(), "centrelink-clearance-engine"),
       consumer: optional(props, {}),
       debtCheckMs: optional(obj({ min: num({ min: 0 }), max: num({ min: 0 }) }), { min: 1, max: 5 }),
+      concurrency: optional(num({ integer: true, min: 1, max: 64 }), 4),
       dedupeTtlSeconds: optional(num({ integer: true, min: 1 }), 86_400),
     }),
-    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, dedupeTtlSeconds: 86_400 }),
+    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 }),
   ),
   regions: optional(arr(str({ pattern: /^[a-z][a-z0-9-]*$/, patternHint: "a region name of the topology" })), []),
   ato: optional(

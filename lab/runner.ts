@@ -173,7 +173,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
   if (scenario.analyse && flow) {
     try {
-      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, marks, toRunMs, runDir, workload }) };
+      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
     } catch (e) {
       warn(`the scenario's analysis failed: ${(e as Error).message}`);
       scenarioResult = { ...findings, analysisError: (e as Error).message };

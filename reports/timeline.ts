@@ -53,8 +53,8 @@ export function phaseResults(entries: readonly LedgerEntry[], phases: Phase[], t
 export function lagSummary(samples: readonly { flow: string; lagMs: number }[]): Record<string, LatencySummary> {
   const byFlow = new Map<string, ReturnType<typeof newHistogram>>();
   for (const s of samples) {
-    let h = byFlow.get(s.flow);
-    if (!h) byFlow.set(s.flow, (h = newHistogram()));
+    const h = byFlow.get(s.flow) ?? newHistogram();
+    byFlow.set(s.flow, h);
     h.recordValue(Math.min(Math.max(Math.round(s.lagMs * 1000), 1), HIGHEST_US));
   }
   return Object.fromEntries([...byFlow].sort(([a], [b]) => a.localeCompare(b)).map(([f, h]) => [f, summarize(h)]));

@@ -1,10 +1,14 @@
 import { BadInputError } from "../lab/errors.ts";
+import { activeActive } from "./active-active.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
+import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
   [clearanceSmoke.name]: clearanceSmoke,
+  [regionFailover.name]: regionFailover,
+  [activeActive.name]: activeActive,
 };
 
 export function findScenario(name: string): Scenario {

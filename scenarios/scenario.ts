@@ -38,8 +38,12 @@ export interface AnalysisInput {
   findings: Record<string, unknown>;
   marks: { name: string; atMs: number; details?: Record<string, unknown> }[];
   toRunMs(us: number): number;
+  /** `startedAt` as epoch ms (engine logs carry wall-clock times). */
+  startedAtMs: number;
   runDir: string;
   workload: WorkloadSpec;
+  /** The resolved SLO checks (a scenario may report against their limits). */
+  slo: SloCheckSpec[];
 }
 
 /**

@@ -87,14 +87,17 @@ class RdKafkaProducer implements Producer {
 class KafkaJsApiConsumer implements Consumer {
   readonly #c: ckjs.KafkaJS.Consumer;
   readonly #topics: string[];
-  constructor(c: ckjs.KafkaJS.Consumer, topics: string[]) {
+  readonly #concurrency: number;
+  constructor(c: ckjs.KafkaJS.Consumer, topics: string[], concurrency: number) {
     this.#c = c;
     this.#topics = topics;
+    this.#concurrency = concurrency;
   }
 
   async run(handler: (r: ConsumedRecord) => Promise<void>): Promise<void> {
     await this.#c.subscribe({ topics: this.#topics });
     await this.#c.run({
+      partitionsConsumedConcurrently: this.#concurrency,
       eachMessage: async ({ topic, partition, message }) => {
         await handler({
           topic,
@@ -196,7 +199,7 @@ export const confluentDriver: KafkaDriver = {
       ...opts.props,
     } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
     await c.connect();
-    return new KafkaJsApiConsumer(c, opts.topics);
+    return new KafkaJsApiConsumer(c, opts.topics, opts.concurrency ?? 1);
   },
 
   async admin({ bootstrap, clientId }): Promise<Admin> {

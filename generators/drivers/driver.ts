@@ -41,6 +41,8 @@ export interface ConsumerOptions {
   topics: string[];
   /** librdkafka properties: session.timeout.ms, partition.assignment.strategy, group.protocol ... */
   props?: ClientProps;
+  /** Partitions whose records are handled at once (order within each partition is kept); default 1. */
+  concurrency?: number;
 }
 
 export interface Consumer {
