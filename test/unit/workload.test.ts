@@ -19,7 +19,8 @@ const DEFAULTS = {
   seed: 42,
   driver: "confluent",
   population: 10_000,
-  centrelink: { instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 } },
+  centrelink: { instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 },
+  regions: [],
   ato: { groupId: "ato-tax-engine", consumer: {}, producer: {} },
   drainTimeoutMs: 30_000,
   topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC },
@@ -50,7 +51,7 @@ describe("parseWorkload: defaults", () => {
 
   it("fills defaults inside a partly given section", () => {
     const w = parseWorkload({ centrelink: { instances: 5 }, ato: { producer: { "enable.idempotence": true } } });
-    expect(w.centrelink).toEqual({ instances: 5, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 } });
+    expect(w.centrelink).toEqual({ instances: 5, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 });
     expect(w.ato).toEqual({ groupId: "ato-tax-engine", consumer: {}, producer: { "enable.idempotence": true } });
   });
 });
@@ -105,7 +106,7 @@ describe("parseWorkload: invalid workloads", () => {
     });
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics\)$/),
+        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics\)$/),
         'workload.driver: "rdkafka" is not one of "confluent", "kafkajs"',
         'workload.durationMs: "10 parsecs" is not a duration (examples: 500ms, 30s, 5m, 1h)',
         "workload.population: 0 is below the minimum 1",
@@ -123,7 +124,7 @@ describe("parseWorkload: invalid workloads", () => {
 
   it("reports min above max together with an unknown key", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
-      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, ato, drainTimeoutMs, topics)",
+      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics)",
       "workload.centrelink.debtCheckMs: min is above max",
     ]);
   });

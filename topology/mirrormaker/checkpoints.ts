@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from "kafkajs";
+import ckjs from "@confluentinc/kafka-javascript";
 
 /** One MM2 checkpoint: where a consumer group stood upstream, and the offset that corresponds to it downstream. */
 export interface Checkpoint {
@@ -103,7 +103,34 @@ export function checkpointStaleness(
   };
 }
 
-const kafka = (bootstrap: string, clientId: string) => new Kafka({ clientId, brokers: bootstrap.split(","), logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+type NativeConsumer = InstanceType<typeof ckjs.KafkaConsumer>;
+
+/**
+ * A librdkafka consumer that never joins a group: it reads assigned partitions, and reads or commits a group's
+ * offsets as a "simple consumer" (generation -1), which the broker accepts while the group has no members.
+ */
+async function nativeConsumer(bootstrap: string, groupId: string): Promise<NativeConsumer> {
+  const c = new ckjs.KafkaConsumer(
+    { "bootstrap.servers": bootstrap, "group.id": groupId, "enable.auto.commit": false, "enable.partition.eof": false, "client.id": "meshlab-lab" },
+    { "auto.offset.reset": "earliest" },
+  );
+  await new Promise<void>((resolve, reject) => c.connect({ timeout: 15_000 }, (err) => (err ? reject(err) : resolve())));
+  return c;
+}
+
+const disconnect = (c: NativeConsumer) => new Promise<void>((resolve) => c.disconnect(() => resolve()));
+
+async function partitionsOf(c: NativeConsumer, topic: string): Promise<number[]> {
+  const md = await new Promise<ckjs.Metadata>((resolve, reject) => c.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+  const t = md.topics.find((x) => x.name === topic);
+  if (!t) throw new Error(`topic ${topic} does not exist`);
+  return t.partitions.map((p) => p.id).sort((a, b) => a - b);
+}
+
+const watermarks = (c: NativeConsumer, topic: string, partition: number) =>
+  new Promise<{ low: number; high: number }>((resolve, reject) =>
+    c.queryWatermarkOffsets(topic, partition, 10_000, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset }))),
+  );
 
 /** Reads every record of a topic up to its current end (a bounded scan for the lab, not a consumer of the flow). */
 export async function readToEnd(
@@ -111,45 +138,35 @@ export async function readToEnd(
   topic: string,
   timeoutMs = 30_000,
 ): Promise<{ partition: number; offset: number; key: Buffer | null; value: Buffer | null; headers: Record<string, string>; timestamp: number }[]> {
-  const k = kafka(bootstrap, "meshlab-scan");
-  const admin = k.admin();
-  await admin.connect();
-  let ends: { partition: number; high: string; low: string }[];
-  try {
-    ends = await admin.fetchTopicOffsets(topic);
-  } finally {
-    await admin.disconnect();
-  }
-  const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
+  const c = await nativeConsumer(bootstrap, `meshlab-scan-${process.pid}`);
   const out: Awaited<ReturnType<typeof readToEnd>> = [];
-  if (remaining.size === 0) return out;
-  const consumer = k.consumer({ groupId: `meshlab-scan-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}` });
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
-      consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const end = remaining.get(partition);
-            const offset = Number(message.offset);
-            if (end === undefined || offset >= end) return;
-            const headers: Record<string, string> = {};
-            for (const [h, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[h] = String(Array.isArray(v) ? v[0] : v);
-            out.push({ partition, offset, key: message.key, value: message.value, headers, timestamp: Number(message.timestamp) });
-            if (offset + 1 >= end) remaining.delete(partition);
-            if (remaining.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
+    const ends = new Map<number, number>();
+    const assignments: { topic: string; partition: number; offset: number }[] = [];
+    for (const p of await partitionsOf(c, topic)) {
+      const w = await watermarks(c, topic, p);
+      if (w.high > w.low) {
+        ends.set(p, w.high);
+        assignments.push({ topic, partition: p, offset: w.low });
+      }
+    }
+    if (!assignments.length) return out;
+    c.assign(assignments);
+    const deadline = Date.now() + timeoutMs;
+    while (ends.size) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic} to its end took over ${timeoutMs} ms (${ends.size} partition(s) short)`);
+      const batch = await new Promise<ckjs.Message[]>((resolve, reject) => c.consume(500, (err, m) => (err ? reject(err) : resolve(m))));
+      for (const m of batch) {
+        const end = ends.get(m.partition);
+        if (end === undefined || m.offset >= end) continue;
+        const headers: Record<string, string> = {};
+        for (const h of m.headers ?? []) for (const [k, v] of Object.entries(h)) headers[k] = Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+        out.push({ partition: m.partition, offset: m.offset, key: (m.key as Buffer | null | undefined) ?? null, value: m.value ?? null, headers, timestamp: m.timestamp ?? 0 });
+        if (m.offset + 1 >= end) ends.delete(m.partition);
+      }
+    }
   } finally {
-    await consumer.disconnect();
+    await disconnect(c);
   }
   return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
@@ -166,31 +183,29 @@ export async function readCheckpoints(targetBootstrap: string, source: string): 
  * The group must have no active members in the target.
  */
 export async function commitTranslatedOffsets(targetBootstrap: string, group: string, checkpoints: Checkpoint[]): Promise<void> {
-  const admin = kafka(targetBootstrap, "meshlab-translate").admin();
-  await admin.connect();
+  const latest = latestCheckpoints(checkpoints, group);
+  if (!latest.length) return;
+  const c = await nativeConsumer(targetBootstrap, group);
   try {
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const c of latestCheckpoints(checkpoints, group)) {
-      const list = byTopic.get(c.topic) ?? [];
-      list.push({ partition: c.partition, offset: String(c.downstreamOffset) });
-      byTopic.set(c.topic, list);
-    }
-    for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId: group, topic, partitions });
+    c.commitSync(latest.map((cp) => ({ topic: cp.topic, partition: cp.partition, offset: cp.downstreamOffset })));
   } finally {
-    await admin.disconnect();
+    await disconnect(c);
   }
 }
 
 /** A group's committed offsets in a region, as `topic:partition` -> offset (partitions without a commit left out). */
 export async function committedOffsets(bootstrap: string, group: string, topics: string[]): Promise<Map<string, number>> {
-  const admin = kafka(bootstrap, "meshlab-offsets").admin();
-  await admin.connect();
+  const c = await nativeConsumer(bootstrap, group);
   try {
-    const res = await admin.fetchOffsets({ groupId: group, topics });
+    const toppars: { topic: string; partition: number }[] = [];
+    for (const topic of topics) for (const partition of await partitionsOf(c, topic)) toppars.push({ topic, partition });
+    const res = await new Promise<{ topic: string; partition: number; offset?: number }[]>((resolve, reject) =>
+      c.committed(toppars, 10_000, (err, tps) => (err ? reject(err) : resolve(tps))),
+    );
     const out = new Map<string, number>();
-    for (const t of res) for (const p of t.partitions) if (Number(p.offset) >= 0) out.set(`${t.topic}:${p.partition}`, Number(p.offset));
+    for (const t of res) if (t.offset !== undefined && t.offset >= 0) out.set(`${t.topic}:${t.partition}`, t.offset);
     return out;
   } finally {
-    await admin.disconnect();
+    await disconnect(c);
   }
 }
