@@ -55,16 +55,36 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     concurrency: cfg.concurrency ?? 1,
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
-  const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0 };
+  const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0, waitedForClaim: 0 };
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
     const delivered = r.headers["event-id"];
-    if (delivered && (await dedupe.seen(delivered))) {
-      // A duplicate delivered by Kafka (redelivery, or a replicated copy): dropped before any business logic.
-      stats.duplicatesDropped++;
-      emit("duplicate-dropped", { eventId: delivered, topic: r.topic, partition: r.partition, offset: r.offset });
-      return;
+    if (delivered) {
+      let waited = false;
+      for (;;) {
+        const state = await dedupe.claim(delivered, cfg.instance);
+        if (state === "claimed") break;
+        if (state === "done") {
+          // A duplicate delivered by Kafka (redelivery, or a replicated copy): dropped before any business logic.
+          stats.duplicatesDropped++;
+          emit("duplicate-dropped", { eventId: delivered, topic: r.topic, partition: r.partition, offset: r.offset });
+          return;
+        }
+        // Another instance (another region, after a rebalance) is processing it right now: wait for its outcome.
+        if (!waited) stats.waitedForClaim++;
+        waited = true;
+        await sleep(50);
+      }
     }
+    try {
+      await processOne(r, delivered);
+    } catch (e) {
+      if (delivered) await dedupe.release(delivered, cfg.instance).catch(() => {});
+      throw e;
+    }
+  };
+
+  const processOne = async (r: ConsumedRecord, delivered: string | undefined): Promise<void> => {
     let a: TaxAssessment;
     try {
       a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));

@@ -1,14 +1,20 @@
 import { createClient } from "redis";
 
 /**
- * What an idempotent consumer remembers: the event ids it has fully processed, each for a TTL. A delivery whose id
- * is remembered is a duplicate from Kafka (redelivery after a rebalance or failover, or a replicated copy) and is
- * dropped before any business logic runs.
+ * What an idempotent consumer remembers: the event ids it is processing (a claim, with a short TTL) and has
+ * processed (for a long TTL). A delivery whose id is processed is a duplicate from Kafka (redelivery after a
+ * rebalance or failover, or a replicated copy) and is dropped before any business logic runs; one whose id is
+ * claimed by another instance waits for it, so two live instances never both process an event.
  */
 export interface DedupeStore {
   readonly kind: "redis" | "none";
-  /** True when the event was already processed (within the TTL). */
-  seen(eventId: string): Promise<boolean>;
+  /**
+   * `claimed`: this instance may process the event; `done`: it was processed (drop it); `busy`: another instance
+   * holds a claim (wait and ask again; a claim of a dead instance expires after its TTL).
+   */
+  claim(eventId: string, owner: string): Promise<"claimed" | "done" | "busy">;
+  /** Gives a claim up after a failure, so a redelivery is processed at once. */
+  release(eventId: string, owner: string): Promise<void>;
   /** Marks an event processed; called only once its effects (the response) are acknowledged. */
   remember(eventId: string): Promise<void>;
   close(): Promise<void>;
@@ -19,12 +25,15 @@ const KEY_PREFIX = "meshlab:processed:";
 /** Without a store nothing is remembered: every delivery reaches the business logic (the at-least-once baseline). */
 export const noDedupe: DedupeStore = {
   kind: "none",
-  seen: async () => false,
+  claim: async () => "claimed",
+  release: async () => {},
   remember: async () => {},
   close: async () => {},
 };
 
-export async function openDedupeStore(url: string | undefined, ttlSeconds: number): Promise<DedupeStore> {
+const DONE = "done";
+
+export async function openDedupeStore(url: string | undefined, ttlSeconds: number, claimSeconds = 10): Promise<DedupeStore> {
   if (!url) return noDedupe;
   const client = createClient({ url, socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) } });
   // Errors surface on the commands; the client reconnects on its own.
@@ -32,9 +41,21 @@ export async function openDedupeStore(url: string | undefined, ttlSeconds: numbe
   await client.connect();
   return {
     kind: "redis",
-    seen: async (eventId) => (await client.exists(KEY_PREFIX + eventId)) === 1,
+    claim: async (eventId, owner) => {
+      const key = KEY_PREFIX + eventId;
+      const mine = `claim:${owner}`;
+      if ((await client.set(key, mine, { condition: "NX", expiration: { type: "EX", value: claimSeconds } })) === "OK") return "claimed";
+      const v = await client.get(key);
+      if (v === DONE) return "done";
+      if (v === mine || v === null) return v === null ? "busy" : "claimed"; // null: the claim just expired; ask again
+      return "busy";
+    },
+    release: async (eventId, owner) => {
+      const key = KEY_PREFIX + eventId;
+      if ((await client.get(key)) === `claim:${owner}`) await client.del(key);
+    },
     remember: async (eventId) => {
-      await client.set(KEY_PREFIX + eventId, "1", { expiration: { type: "EX", value: ttlSeconds } });
+      await client.set(KEY_PREFIX + eventId, DONE, { expiration: { type: "EX", value: ttlSeconds } });
     },
     close: async () => {
       await client.quit().catch(() => client.destroy());

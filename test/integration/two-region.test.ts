@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSESSMENT_SCHEMA, Codec } from "../../generators/codec.ts";
+import { openDedupeStore } from "../../generators/dedupe.ts";
 import { AssessmentFactory, population, type TaxAssessment } from "../../generators/domain.ts";
 import { loadDriver } from "../../generators/drivers/driver.ts";
 import { cacheRoot } from "../../lab/install.ts";
@@ -134,6 +135,31 @@ describe("two regions with MirrorMaker 2", () => {
     const redelivered = after.filter((a) => Number(offsetOf.get(a.id)?.offset ?? 0) < (committed.get(`${ASSESSMENTS}:${offsetOf.get(a.id)?.partition}`) ?? 0));
     console.info(`failover: ${before.size} processed in syd, ${redelivered.length} redelivered in mel`);
     expect(redelivered.length).toBeLessThan(before.size);
+  });
+
+  it("keeps idempotence state in the mesh's Redis: one claimant processes, others wait, the processed is dropped", async () => {
+    const url = mesh.redis?.url;
+    expect(url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    const a = await openDedupeStore(url, 60, 1);
+    const b = await openDedupeStore(url, 60, 1);
+    try {
+      const id = `ev-${Date.now()}`;
+      expect(await a.claim(id, "syd-1")).toBe("claimed");
+      expect(await b.claim(id, "mel-1")).toBe("busy");
+      await a.remember(id);
+      expect(await b.claim(id, "mel-1")).toBe("done");
+      // A claim of an instance that died expires, and another instance takes the event over.
+      const orphan = `ev-orphan-${Date.now()}`;
+      expect(await a.claim(orphan, "syd-2")).toBe("claimed");
+      await sleep(1_200);
+      expect(await b.claim(orphan, "mel-2")).toBe("claimed");
+      // A failed processing gives its claim back at once.
+      await b.release(orphan, "mel-2");
+      expect(await a.claim(orphan, "syd-2")).toBe("claimed");
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it("tears everything down, MirrorMaker and Redis included", async () => {
