@@ -192,7 +192,16 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     latencyMs,
     slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
-    ...(phaseStarts.length ? { phases: phaseResults(history.entries, closePhases(phaseStarts, endMs), toRunMs) } : {}),
+    ...(phaseStarts.length
+      ? {
+          phases: phaseResults(
+            history.entries,
+            closePhases(phaseStarts, endMs),
+            toRunMs,
+            mesh?.probe?.samples.map((s) => ({ flow: s.flow, atMs: s.sentAtMs - startedAt.getTime(), lagMs: s.lagMs })),
+          ),
+        }
+      : {}),
     ...(marks.length ? { marks } : {}),
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),

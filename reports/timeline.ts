@@ -15,6 +15,8 @@ export interface PhaseResult extends Phase {
   /** Acknowledged within the phase's requests but never completed. */
   lost: number;
   latencyMs: { clearance: LatencySummary };
+  /** MirrorMaker 2 replication lag per flow, of the probes sent within the phase. */
+  replicationLagMs?: Record<string, LatencySummary>;
 }
 
 /** Closes a list of phase starts into phases: each ends where the next begins, the last at `endMs`. */
@@ -27,7 +29,12 @@ export function closePhases(starts: { name: string; startMs: number }[], endMs: 
  * Clearance latency per phase, by the time each request was intended (coordinated omission stays corrected: a
  * request intended in a blackout counts there, however late it completes). Uses the first completion.
  */
-export function phaseResults(entries: readonly LedgerEntry[], phases: Phase[], toRunMs: (us: number) => number): PhaseResult[] {
+export function phaseResults(
+  entries: readonly LedgerEntry[],
+  phases: Phase[],
+  toRunMs: (us: number) => number,
+  lag?: readonly { flow: string; atMs: number; lagMs: number }[],
+): PhaseResult[] {
   return phases.map((p) => {
     const h = newHistogram();
     let requests = 0;
@@ -45,7 +52,8 @@ export function phaseResults(entries: readonly LedgerEntry[], phases: Phase[], t
       completed++;
       h.recordValue(Math.min(Math.max(Math.round(done - e.intendedUs), 1), HIGHEST_US));
     }
-    return { ...p, requests, completed, lost, latencyMs: { clearance: summarize(h) } };
+    const phaseLag = lag?.filter((l) => l.atMs >= p.startMs && l.atMs < p.endMs);
+    return { ...p, requests, completed, lost, latencyMs: { clearance: summarize(h) }, ...(phaseLag ? { replicationLagMs: lagSummary(phaseLag) } : {}) };
   });
 }
 

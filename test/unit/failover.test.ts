@@ -104,6 +104,13 @@ describe("phases", () => {
     expect(before?.latencyMs.clearance.max).toBeCloseTo(1_000, 0);
     expect(after).toMatchObject({ requests: 1, completed: 0, lost: 1 });
     expect(after?.latencyMs.clearance.count).toBe(0);
+    expect(before?.replicationLagMs).toBeUndefined();
+    const withLag = phaseResults(entries, phases, toRunMs, [
+      { flow: "syd->mel", atMs: 500, lagMs: 40 },
+      { flow: "syd->mel", atMs: 2_500, lagMs: 9_000 },
+    ]);
+    expect(withLag[0]?.replicationLagMs?.["syd->mel"]?.max).toBeCloseTo(40, 0);
+    expect(withLag[1]?.replicationLagMs?.["syd->mel"]?.max).toBeCloseTo(9_000, -1);
   });
 
   it("summarises replication lag per flow", () => {
