@@ -153,6 +153,7 @@ export const regionFailover: Scenario = {
     return {
       rto: { firstCompletionMs: rec.firstCompletionMs, withinSloMs: rec.withinSloMs, sloMs, windows: rec.windows },
       rpo: recoveryPoint(history.entries, { region: FAILOVER_TIMELINE.primary, killUs, failbackUs, replicated: ids }),
+      trulyLost: history.entries.filter((e) => e.ackedUs !== undefined && e.completedUs.length === 0).length,
       duplicates: duplicatesAfter(history.entries, engineEventTimes(runDir, "duplicate-dropped", startedAtMs), killMs, toRunMs),
     };
   },
