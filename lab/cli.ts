@@ -89,11 +89,13 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
     summary: "install every component into the cache (idempotent; run implicitly by run and test)",
     usage: "./meshlab setup",
     help: `Fetches and builds what the lab runs, pinned, into ~/.cache/meshlab (MESHLAB_CACHE overrides):
-  Node LTS and npm packages (by ./meshlab itself), Kafka jars and tools (Maven Central), Apicurio Registry
-  (Maven Central), Toxiproxy (go install). A warm cache makes this a few stat calls.`,
+  Node LTS and npm packages (by ./meshlab itself), Kafka jars and tools (Maven Central), MirrorMaker 2
+  (Maven Central), Apicurio Registry (Maven Central), Toxiproxy (go install); Redis comes from Debian with the
+  build packages. A warm cache makes this a few stat calls.`,
     options: {},
     async run() {
-      const versions = await installMeshComponents(loadTopology());
+      // The two-region spec needs every component the one-region one does, and MirrorMaker 2 besides.
+      const versions = await installMeshComponents(loadTopology("two-region"));
       info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}`);
       return ExitCode.ok;
     },
