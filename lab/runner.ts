@@ -7,6 +7,7 @@ import { LatencyRecorder } from "../reports/hdr.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
+import { writeRunReports } from "../reports/write.ts";
 import type { Scenario } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
@@ -31,6 +32,9 @@ export interface ResolvedRun {
   workload: WorkloadSpec;
   slo: SloCheckSpec[];
 }
+
+/** `--soak` without `--duration`: long enough for a slow leak to show as drift. */
+export const SOAK_DURATION_MS = 8 * 3_600_000;
 
 const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "errors", "unexpected", "inFlight"];
 
@@ -127,6 +131,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
+    monotonicOriginUs: Math.round(t0 * 1000),
     counts: check.counts,
     latencyMs,
     slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
@@ -155,10 +160,21 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   down("nothing left running");
   uninstall();
 
+  await writeReports(runDir);
   process.stdout.write(`${renderSummary(result, file)}\n`);
   if (failure !== undefined && status === "failed") throw failure;
   if (status === "interrupted") return ExitCode.interrupted;
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
+}
+
+/** report.html, junit.xml and summary.md next to result.json; a rendering problem never changes the run's verdict. */
+async function writeReports(runDir: string): Promise<void> {
+  try {
+    const w = await writeRunReports(runDir);
+    info(`report: ${w.html}`);
+  } catch (e) {
+    warn(`could not render the report (result.json is intact; retry with ./meshlab report ${runDir}): ${(e as Error).message}`);
+  }
 }
 
 async function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<void> {

@@ -1,13 +1,15 @@
 import { readFileSync } from "node:fs";
+import { inflateSync } from "node:zlib";
 import * as hdr from "hdr-histogram-js";
-import { newHistogram, US_PER_MS } from "./hdr.ts";
+import { LAB_LOWEST_VALUE, LAB_SIGNIFICANT_DIGITS, newHistogram, US_PER_MS } from "./hdr.ts";
 
 /** One interval line of an HdrHistogram interval log (format 1.3), times in ms relative to the log's StartTime. */
 export interface LogInterval {
   tag: string | undefined;
   startMs: number;
   endMs: number;
-  histogram: hdr.Histogram;
+  /** The interval's histogram, compressed and base64-encoded as in the log; decode with `decodeHistogram` or `decodeSparse`. */
+  encoded: string;
 }
 
 export interface ParsedLogHeader {
@@ -17,8 +19,8 @@ export interface ParsedLogHeader {
 }
 
 /**
- * Walks an interval log line by line without building an array of lines, so a 24-hour log (86,400 intervals)
- * costs one string and one decoded histogram at a time. Timestamps are taken as relative to StartTime, which is
+ * Walks an interval log line by line without building an array of lines or decoding anything, so a 24-hour log
+ * (86,400 intervals) costs one string, and a caller decodes only what it needs. Timestamps are taken as relative to StartTime, which is
  * how the lab writes them; a log with absolute timestamps (as some tools write) is detected the same way
  * HdrHistogram's own reader does (a timestamp within a year of StartTime is absolute).
  */
@@ -57,11 +59,13 @@ export function forEachInterval(content: string, visit: (i: LogInterval) => void
     }
     // Relative to StartTime: absolute timestamps have StartTime subtracted; relative ones (base = StartTime) stay.
     const relSec = tsSec + baseSec - (h.startTimeMs ?? 0) / 1000;
-    const histogram = hdr.decodeFromCompressedBase64(b64, 64, false);
-    visit({ tag, startMs: relSec * 1000, endMs: (relSec + Number.parseFloat(len)) * 1000, histogram });
+    visit({ tag, startMs: relSec * 1000, endMs: (relSec + Number.parseFloat(len)) * 1000, encoded: b64 });
   }
   return h;
 }
+
+/** HdrHistogram's own decoder: a full histogram object (about 180 kB each with the lab's layout). */
+export const decodeHistogram = (encoded: string): hdr.Histogram => hdr.decodeFromCompressedBase64(encoded, 64, false);
 
 export const readLogFile = (file: string): string => readFileSync(file, "utf8");
 
@@ -103,7 +107,7 @@ function intervalLine(h: hdr.Histogram, startMs: number, endMs: number, tag: str
  */
 export function tagIntervalLog(content: string, phases: readonly PhaseWindow[]): string {
   const parts: string[] = [];
-  const header = forEachInterval(content, (i) => parts.push(intervalLine(i.histogram, i.startMs, i.endMs, phaseAt(phases, i.startMs, i.endMs))));
+  const header = forEachInterval(content, (i) => parts.push(intervalLine(decodeHistogram(i.encoded), i.startMs, i.endMs, phaseAt(phases, i.startMs, i.endMs))));
   return logHeader("meshlab interval log tagged by phase", header.startTimeMs ?? 0) + parts.join("");
 }
 
@@ -129,7 +133,7 @@ export function mergeIntervalLogs(contents: readonly string[], intervalMs = 1000
           s = { tag: i.tag, slot, h: newHistogram() };
           slots.set(key, s);
         }
-        s.h.add(i.histogram);
+        s.h.add(decodeHistogram(i.encoded));
       },
       header,
     );
@@ -159,6 +163,60 @@ interface Indexed {
   getCountAtIndex(i: number): number;
   valueFromIndex(i: number): number;
   highestEquivalentValue(v: number): number;
+}
+
+const V2_COMPRESSED = 0x1c849304;
+const V2_PLAIN = 0x1c849303;
+
+/**
+ * Decodes an encoded interval histogram straight into sparse form: base64, zlib, then the V2 payload of ZigZag
+ * LEB128 counts (a negative word skips that many empty buckets). A 24-hour log then needs no 180 kB histogram
+ * per interval. Only the lab's layout (lowest value 1, 3 significant digits) is read this way (the normalizing
+ * index offset is ignored, as hdr-histogram-js's decoder does: its encoder always writes 1);
+ * anything else goes through HdrHistogram's decoder, so the result is the same either way.
+ */
+export function decodeSparse(encoded: string): Sparse {
+  const outer = Buffer.from(encoded.trim(), "base64");
+  if ((outer.readInt32BE(0) & ~0xf0) !== V2_COMPRESSED) return toSparse(decodeHistogram(encoded));
+  const buf = inflateSync(outer.subarray(8, 8 + outer.readInt32BE(4)));
+  const payloadLength = buf.readInt32BE(4);
+  if (
+    (buf.readInt32BE(0) & ~0xf0) !== V2_PLAIN ||
+    buf.readInt32BE(12) !== LAB_SIGNIFICANT_DIGITS ||
+    Number(buf.readBigInt64BE(16)) !== LAB_LOWEST_VALUE
+  )
+    return toSparse(decodeHistogram(encoded));
+  const idx: number[] = [];
+  const cnt: number[] = [];
+  let total = 0;
+  let pos = 40;
+  const end = 40 + payloadLength;
+  let dst = 0;
+  while (pos < end) {
+    let v = 0;
+    let mul = 1;
+    for (let k = 0; k < 9; k++) {
+      const b = buf[pos++] as number;
+      if (k === 8) {
+        v += b * mul;
+        break;
+      }
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+      if (!(b & 0x80)) break;
+    }
+    const word = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+    if (word < 0) dst -= word;
+    else {
+      if (word > 0) {
+        idx.push(dst);
+        cnt.push(word);
+        total += word;
+      }
+      dst++;
+    }
+  }
+  return { idx: Int32Array.from(idx), cnt: Float64Array.from(cnt), total };
 }
 
 export function toSparse(h: hdr.Histogram): Sparse {
@@ -209,11 +267,54 @@ export function blockPercentiles(blocks: readonly Sparse[], pick: readonly numbe
   for (let i = lo; i <= hi && w < order.length; i++) {
     seen += scratch[i] as number;
     while (w < order.length && seen >= (wants[order[w] as number] as number)) {
-      out[order[w] as number] = layout.highestEquivalentValue(layout.valueFromIndex(i)) / US_PER_MS;
+      out[order[w] as number] = bucketValue(i) / US_PER_MS;
       w++;
     }
   }
   return out;
+}
+
+/** The value (µs) HdrHistogram reports for a bucket: the highest value that falls into it. */
+export const bucketValue = (i: number): number => layout.highestEquivalentValue(layout.valueFromIndex(i));
+
+/** A dense count array (`scratchCounts()`), back into an HdrHistogram of the lab's layout. */
+export function histogramFromCounts(counts: Float64Array): hdr.Histogram {
+  const h = newHistogram();
+  for (let i = 0; i < counts.length; i++) if (counts[i]) h.recordValueWithCount(layout.valueFromIndex(i), counts[i] as number);
+  return h;
+}
+
+/** Adds a sparse histogram into a dense count array. */
+export function addInto(counts: Float64Array, s: Sparse): void {
+  for (let j = 0; j < s.idx.length; j++) counts[s.idx[j] as number] = (counts[s.idx[j] as number] as number) + (s.cnt[j] as number);
+}
+
+/** A dense count array as a sparse histogram. */
+export function sparseOf(counts: Float64Array): Sparse {
+  const idx: number[] = [];
+  const cnt: number[] = [];
+  let total = 0;
+  for (let i = 0; i < counts.length; i++)
+    if (counts[i]) {
+      idx.push(i);
+      cnt.push(counts[i] as number);
+      total += counts[i] as number;
+    }
+  return { idx: Int32Array.from(idx), cnt: Float64Array.from(cnt), total };
+}
+
+/** Percentiles (ms) of one sparse histogram, walking its sorted buckets once (no dense array). */
+export function sparsePercentiles(s: Sparse, percentiles: readonly number[]): number[] {
+  return percentiles.map((p) => {
+    if (!s.total) return 0;
+    const want = Math.max(Math.ceil((Math.min(p, 100) / 100) * s.total), 1);
+    let seen = 0;
+    for (let j = 0; j < s.idx.length; j++) {
+      seen += s.cnt[j] as number;
+      if (seen >= want) return bucketValue(s.idx[j] as number) / US_PER_MS;
+    }
+    return bucketValue(s.idx[s.idx.length - 1] as number) / US_PER_MS;
+  });
 }
 
 /** Every block of a scope, once each: the scope's exact figures. */

@@ -21,6 +21,8 @@ export interface RunResult {
   durationMs: number;
   /** When traffic started, relative to `startedAt` (stand-up time). */
   trafficStartMs: number | null;
+  /** The ledger's monotonic clock (µs) at `startedAt`, so reports can put ledger times on the run's timeline. */
+  monotonicOriginUs?: number;
   counts: Counts;
   latencyMs: { clearance: LatencySummary; produceAck: LatencySummary };
   slo: SloResult;

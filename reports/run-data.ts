@@ -4,8 +4,7 @@ import { createInterface } from "node:readline";
 import type * as hdr from "hdr-histogram-js";
 import { BadInputError } from "../lab/errors.ts";
 import type { Counts } from "./checker.ts";
-import { newHistogram, summarize, US_PER_MS } from "./hdr.ts";
-import { forEachInterval, type PhaseWindow, phaseAt, type Sparse, toSparse } from "./hlog.ts";
+import { addInto, decodeSparse, forEachInterval, histogramFromCounts, type PhaseWindow, phaseAt, type Sparse, scratchCounts, sparseOf, sparsePercentiles } from "./hlog.ts";
 import type { RunResult } from "./result.ts";
 
 /** A phase of the run (issue 3 adds these to result.json); times in ms relative to `startedAt`. */
@@ -27,8 +26,6 @@ export interface Fault {
 export type ResultFile = RunResult & {
   phases?: Phase[];
   faults?: Fault[];
-  /** The run's monotonic clock (ledger µs) at `startedAt`, so ledger times map onto the run's timeline. */
-  monotonicOriginUs?: number;
 };
 
 /** One interval of one metric: exact figures from its histogram, ms; times relative to `startedAt`. */
@@ -122,43 +119,43 @@ export async function loadRun(arg: string, label?: string): Promise<RunData> {
 }
 
 function loadMetric(name: string, content: string, phases: readonly PhaseWindow[]): MetricData {
-  const total = newHistogram();
-  const intervals: IntervalStats[] = [];
-  const perInterval: { startMs: number; endMs: number; phase: string | undefined }[] = [];
+  // First pass: interval times only (nothing decoded), to cut each scope into blocks of contiguous intervals.
+  const member: { scope: string; block: number }[][] = [];
+  const scopes: Record<string, number[]> = { all: [] };
   forEachInterval(content, (i) => {
-    total.add(i.histogram);
-    const s = summarize(i.histogram);
-    const p90 = i.histogram.totalCount ? Math.min(i.histogram.getValueAtPercentile(90) / US_PER_MS, s.max) : 0;
-    intervals.push({ startMs: i.startMs, endMs: i.endMs, count: s.count, p50: s.p50, p90, p99: s.p99, max: s.max });
-    perInterval.push({ startMs: i.startMs, endMs: i.endMs, phase: phaseAt(phases, i.startMs, i.endMs) });
+    const k = member.push([]) - 1;
+    scopes.all?.push(k);
+    const phase = phaseAt(phases, i.startMs, i.endMs);
+    if (!phase) return;
+    scopes[phase] ??= [];
+    scopes[phase]?.push(k);
   });
-  const scopes: Record<string, number[]> = { all: perInterval.map((_, k) => k) };
-  perInterval.forEach((p, k) => {
-    if (!p.phase) return;
-    scopes[p.phase] ??= [];
-    scopes[p.phase]?.push(k);
-  });
-  // Block j of a scope holds a contiguous run of that scope's intervals; a second pass adds them up.
-  const member: { scope: string; block: number }[][] = perInterval.map(() => []);
   for (const [scope, ks] of Object.entries(scopes)) {
     const n = Math.min(BLOCKS_PER_SCOPE, ks.length);
     ks.forEach((k, j) => {
       member[k]?.push({ scope, block: Math.floor((j * n) / ks.length) });
     });
   }
-  const hists: Record<string, hdr.Histogram[]> = {};
+  // Second pass: decode each interval once, straight into sparse form, and add it where it belongs.
+  const total = scratchCounts();
+  const dense: Record<string, Float64Array[]> = {};
+  const intervals: IntervalStats[] = [];
   let k = 0;
   forEachInterval(content, (i) => {
+    const s = decodeSparse(i.encoded);
+    addInto(total, s);
+    const [p50, p90, p99, max] = sparsePercentiles(s, [50, 90, 99, 100]) as [number, number, number, number];
+    intervals.push({ startMs: i.startMs, endMs: i.endMs, count: s.total, p50, p90, p99, max });
     for (const m of member[k] ?? []) {
-      hists[m.scope] ??= [];
-      const list = hists[m.scope] as hdr.Histogram[];
-      list[m.block] ??= newHistogram();
-      list[m.block]?.add(i.histogram);
+      dense[m.scope] ??= [];
+      const list = dense[m.scope] as Float64Array[];
+      list[m.block] ??= scratchCounts();
+      addInto(list[m.block] as Float64Array, s);
     }
     k++;
   });
-  const blocks = Object.fromEntries(Object.entries(hists).map(([scope, hs]) => [scope, hs.map(toSparse)]));
-  return { name, intervals, total, blocks };
+  const blocks = Object.fromEntries(Object.entries(dense).map(([scope, list]) => [scope, list.map(sparseOf)]));
+  return { name, intervals, total: histogramFromCounts(total), blocks };
 }
 
 /** Where the ledger's monotonic clock stood at `startedAt`: recorded by newer runs, estimated for older ones. */

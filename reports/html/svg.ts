@@ -82,7 +82,7 @@ export function envelope(points: readonly (readonly [number, number])[], x0: num
     else out.push(hi, lo);
   };
   for (const [x, y] of points) {
-    const c = Math.floor(((x - x0) / span) * columns);
+    const c = Math.min(columns - 1, Math.floor(((x - x0) / span) * columns));
     if (c !== col) {
       emit();
       col = c;
