@@ -65,6 +65,8 @@ Exit codes: 0 compared (or not worse), 2 bad input, 4 worse than baseline (with 
     },
     async run(v, pos) {
       if (pos.length < 2) throw new BadInputError("compare: needs a baseline and at least one candidate", [], "usage: ./meshlab compare <baseline> <candidate>...");
+      const minEffect = number("min-effect", v["min-effect"], 0, 10);
+      const resamples = number("resamples", v.resamples, 100, 100_000);
       const runs = await Promise.all(pos.map((p) => loadRun(p)));
       // Two runs can share a directory name (runs/x and ../main/runs/x): keep labels unique.
       const seen = new Map<string, number>();
@@ -79,8 +81,8 @@ Exit codes: 0 compared (or not worse), 2 bad input, 4 worse than baseline (with 
       const [baseline, ...candidates] = runs as [(typeof runs)[number], ...typeof runs];
       const cmp = compareRuns(baseline, candidates, {
         ...(metric ? { metric } : {}),
-        ...(v["min-effect"] !== undefined ? { minEffect: number("min-effect", v["min-effect"], 0, 10) } : {}),
-        ...(v.resamples !== undefined ? { resamples: number("resamples", v.resamples, 100, 100_000) } : {}),
+        ...(minEffect !== undefined ? { minEffect } : {}),
+        ...(resamples !== undefined ? { resamples } : {}),
       });
       const out = resolve((v.out as string | undefined) ?? ".");
       mkdirSync(out, { recursive: true });

@@ -10,6 +10,8 @@ export interface LogInterval {
   endMs: number;
   /** The interval's histogram, compressed and base64-encoded as in the log; decode with `decodeHistogram` or `decodeSparse`. */
   encoded: string;
+  /** The line without its tag: `start,length,max,histogram`. */
+  untagged: string;
 }
 
 export interface ParsedLogHeader {
@@ -59,7 +61,7 @@ export function forEachInterval(content: string, visit: (i: LogInterval) => void
     }
     // Relative to StartTime: absolute timestamps have StartTime subtracted; relative ones (base = StartTime) stay.
     const relSec = tsSec + baseSec - (h.startTimeMs ?? 0) / 1000;
-    visit({ tag, startMs: relSec * 1000, endMs: (relSec + Number.parseFloat(len)) * 1000, encoded: b64 });
+    visit({ tag, startMs: relSec * 1000, endMs: (relSec + Number.parseFloat(len)) * 1000, encoded: b64, untagged: tokens.join(",") });
   }
   return h;
 }
@@ -103,11 +105,15 @@ function intervalLine(h: hdr.Histogram, startMs: number, endMs: number, tag: str
 /**
  * Rewrites an interval log with every interval tagged by its phase (`Tag=during-failover,...`), so HdrHistogram's
  * own tools can select a phase (`HistogramLogProcessor -tag during-failover`). Intervals outside every phase stay
- * untagged. Histograms are copied bit for bit (decoded and re-encoded), never re-binned.
+ * untagged. Only the tag is written: timestamps and the encoded histogram stay exactly as they were.
  */
 export function tagIntervalLog(content: string, phases: readonly PhaseWindow[]): string {
   const parts: string[] = [];
-  const header = forEachInterval(content, (i) => parts.push(intervalLine(decodeHistogram(i.encoded), i.startMs, i.endMs, phaseAt(phases, i.startMs, i.endMs))));
+  const header = forEachInterval(content, (i) => {
+    // A tag ends at the first comma, and HdrHistogram's tools split their arguments on spaces.
+    const tag = phaseAt(phases, i.startMs, i.endMs)?.replace(/[,\s]/g, "_");
+    parts.push(tag ? `Tag=${tag},${i.untagged}\n` : `${i.untagged}\n`);
+  });
   return logHeader("meshlab interval log tagged by phase", header.startTimeMs ?? 0) + parts.join("");
 }
 
