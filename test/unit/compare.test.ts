@@ -36,12 +36,12 @@ beforeAll(async () => {
     faultFactor: 3,
   });
   for (const n of ["base", "rerun", "slower", "faster", "failover-regression"]) runs[n] = await loadRun(join(root, n));
-});
+}, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const row = (cmp: ReturnType<typeof compareRuns>, scope: string, p: number) => cmp.rows.find((r) => r.scope === scope && r.percentile === p);
 
-describe("compareRuns", () => {
+describe("compareRuns", { timeout: 30_000 }, () => {
   it("calls two runs of the same build the same: differences stay within the noise", () => {
     const cmp = compareRuns(runs.base as RunData, [runs.rerun as RunData]);
     expect(cmp.verdict).toBe("same");

@@ -22,10 +22,10 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "meshlab-report-"));
   await writeSampleRun(join(root, "faulty"), { seconds: 60, rate: 20, lose: 2, duplicate: 1, phases: PHASES, faults: FAULTS });
   await writeSampleRun(join(root, "plain"), { seconds: 30, rate: 10 });
-});
+}, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe("loadRun", () => {
+describe("loadRun", { timeout: 30_000 }, () => {
   it("reads intervals, per-phase blocks and per-second throughput from the run's files only", async () => {
     const run = await loadRun(join(root, "faulty"));
     const c = run.metrics.clearance;
@@ -64,7 +64,7 @@ describe("loadRun", () => {
   });
 });
 
-describe("the HTML report", () => {
+describe("the HTML report", { timeout: 30_000 }, () => {
   it("is one self-contained page: no scripts, no external URLs, a CSP that forbids fetching", async () => {
     const html = renderReport(await loadRun(join(root, "faulty")));
     expect(html).not.toMatch(/<script|<link|src="http|href="http|@import|url\(/i);
@@ -121,7 +121,7 @@ describe("the HTML report", () => {
   });
 });
 
-describe("CI outputs", () => {
+describe("CI outputs", { timeout: 30_000 }, () => {
   it("JUnit XML has one test case per SLO check and per checker property, failures carry the evidence", async () => {
     const run = await loadRun(join(root, "faulty"));
     const xml = runJUnit(run);
@@ -150,7 +150,7 @@ describe("CI outputs", () => {
   });
 });
 
-describe("chart helpers", () => {
+describe("chart helpers", { timeout: 30_000 }, () => {
   it("put 90 %, 99 %, 99.9 % at 1, 2, 3 on the nines axis", () => {
     expect([ninesX(0), ninesX(90), ninesX(99), ninesX(99.9)].map((x) => Number(x.toFixed(9)))).toEqual([0, 1, 2, 3]);
   });
