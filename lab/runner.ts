@@ -3,6 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
+import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
@@ -89,6 +90,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const recorder = new LatencyRecorder(runDir, LATENCY_METRICS, startedAt.getTime());
   let mesh: Mesh | undefined;
   let flow: ClearanceFlow | undefined;
+  let lag: LagSampler | undefined;
   let trafficStartMs: number | null = null;
   let failure: unknown;
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
@@ -110,6 +112,15 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
     flow = new ClearanceFlow({ workload, region: mesh.region(), recorder });
     await untilAborted(flow.start(supervisor, runDir));
+    lag = new LagSampler({
+      file: join(runDir, "lag.ndjson"),
+      admin: await mesh.region().admin(),
+      targets: [
+        { groupId: workload.centrelink.groupId, topic: workload.topics.assessment },
+        { groupId: workload.ato.groupId, topic: workload.topics.clearance },
+      ],
+      originMs: startedAt.getTime(),
+    });
     trafficStartMs = Math.round(performance.now() - t0);
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     await flow.offerLoad(abort.signal);
@@ -121,6 +132,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     failure = e;
   }
 
+  await lag?.stop();
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
   clearInterval(releaser);
   const check = ledgerFile.finish(flow?.ledger);
@@ -144,6 +156,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
       hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),
       ledger: "ledger.ndjson",
+      lag: lag ? "lag.ndjson" : undefined,
       logs: listLogs(runDir),
     },
   };

@@ -29,7 +29,7 @@ export interface RunResult {
   checker: Pick<CheckResult, "valid" | "evidence" | "outOfOrderCount">;
   versions: Record<string, string>;
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
-  files: { hgrm: string[]; hlog: string[]; ledger: string; logs: string[] };
+  files: { hgrm: string[]; hlog: string[]; ledger: string; lag?: string | undefined; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
 }
 

@@ -35,6 +35,11 @@ describe("./meshlab run clearance-smoke", () => {
     expect(readFileSync(join(out, "junit.xml"), "utf8")).toMatch(/<testsuites name="meshlab" tests="\d+" failures="0"/);
     expect(readFileSync(join(out, "summary.md"), "utf8")).toMatch(/^## ✅ meshlab clearance-smoke: SLO passed/);
     expect(readFileSync(join(out, "ledger.ndjson"), "utf8").trim().split("\n")).toHaveLength(720);
+    // Consumer lag of both groups, sampled once a second through the admin API.
+    const lag = readFileSync(join(out, "lag.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { tMs: number; group: string; lag: number });
+    expect(new Set(lag.map((l) => l.group))).toEqual(new Set(["centrelink-clearance-engine", "ato-tax-engine"]));
+    expect(lag.filter((l) => l.group === "ato-tax-engine").length).toBeGreaterThanOrEqual(15);
+    expect(lag.every((l) => Number.isInteger(l.lag) && l.lag >= 0)).toBe(true);
     expect(r.files.logs).toEqual(expect.arrayContaining(["centrelink-1.log", "toxiproxy.log", "syd/syd-1/kafka.log", "syd/registry/apicurio.log"]));
     expect(cli.output()).toMatch(/SLO passed/);
     expect(pids.length).toBeGreaterThanOrEqual(8);
