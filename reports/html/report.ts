@@ -149,6 +149,13 @@ function percentileTable(run: RunData): string {
   return table(["metric", "phase", "count", ...REPORT_PERCENTILES.map(pctName), "max"], rows, "num");
 }
 
+/** A time on the run's timeline: seconds for short runs, h:mm:ss once past an hour. */
+const clock = (ms: number): string => {
+  if (ms < 3_600_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+};
+
 function worstIntervals(m: MetricData): string {
   const worst = [...m.intervals]
     .filter((i) => i.count > 0)
@@ -156,7 +163,7 @@ function worstIntervals(m: MetricData): string {
     .slice(0, 10);
   return table(
     ["interval start", "length (s)", "count", "p50", "p90", "p99", "max"],
-    worst.map((i) => [`${(i.startMs / 1000).toFixed(1)} s`, ((i.endMs - i.startMs) / 1000).toFixed(2), String(i.count), fmtNum(i.p50), fmtNum(i.p90), fmtNum(i.p99), fmtNum(i.max)]),
+    worst.map((i) => [clock(i.startMs), ((i.endMs - i.startMs) / 1000).toFixed(2), String(i.count), fmtNum(i.p50), fmtNum(i.p90), fmtNum(i.p99), fmtNum(i.max)]),
     "num",
   );
 }
