@@ -36,10 +36,13 @@ console.log(`wrote ${seconds} intervals per metric in ${((performance.now() - t0
 const times: number[] = [];
 for (let i = 0; i < Number(values.repeat ?? 3); i++) {
   const t = performance.now();
+  const cpu0 = process.cpuUsage();
   const w = await writeRunReports(dir);
   times.push((performance.now() - t) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   const size = statSync(w.html).size;
-  console.log(`render ${i + 1}: ${times[i]?.toFixed(2)} s, report.html ${(size / 1024).toFixed(0)} KiB (${size} bytes), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  // On a shared machine wall time depends on the neighbours; CPU time (user + system) much less.
+  console.log(`render ${i + 1}: ${times[i]?.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU, report.html ${(size / 1024).toFixed(0)} KiB (${size} bytes), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
-console.log(`render times (s): ${times.map((t) => t.toFixed(2)).join(", ")}`);
+console.log(`render wall times (s): ${times.map((t) => t.toFixed(2)).join(", ")}; load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
