@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type * as hdr from "hdr-histogram-js";
@@ -162,7 +162,11 @@ function loadMetric(name: string, content: string, phases: readonly PhaseWindow[
 function ledgerOriginUs(result: ResultFile, ledgerFile: string): number {
   if (result.monotonicOriginUs !== undefined) return result.monotonicOriginUs;
   // Older runs: the first request is intended when traffic starts (within a few ms of trafficStartMs).
-  const first = readFileSync(ledgerFile, { encoding: "utf8", flag: "r" }).slice(0, 4096).split("\n")[0];
+  const fd = openSync(ledgerFile, "r");
+  const head = Buffer.alloc(64 * 1024);
+  const n = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  const first = head.subarray(0, n).toString("utf8").split("\n")[0];
   const intendedUs = first ? (JSON.parse(first) as { intendedUs: number }).intendedUs : 0;
   return intendedUs - (result.trafficStartMs ?? 0) * 1000;
 }

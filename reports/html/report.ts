@@ -22,6 +22,16 @@ export function runBands(run: RunData): Band[] {
   return bands;
 }
 
+/**
+ * Where the timeline starts: when traffic started (stand-up time says nothing about the system under test), or
+ * earlier if a phase or fault does. Labels stay in time since the run started, as result.json has them.
+ */
+export function timelineStart(run: RunData): number {
+  let start = run.result.trafficStartMs ?? 0;
+  for (const b of runBands(run)) start = Math.min(start, b.start);
+  return Math.max(0, Math.floor(start / 1000) * 1000);
+}
+
 export function timelineEnd(run: RunData): number {
   let end = run.result.durationMs || 0;
   for (const m of Object.values(run.metrics)) end = Math.max(end, m.intervals[m.intervals.length - 1]?.endMs ?? 0);
@@ -66,13 +76,13 @@ export function ninesChart(id: string, title: string, series: { name: string; co
   });
 }
 
-function latencyTimeline(run: RunData, m: MetricData, x1: number): string {
+function latencyTimeline(run: RunData, m: MetricData, x0: number, x1: number): string {
   const pts = (f: "p50" | "p99" | "max") => m.intervals.filter((i) => i.count > 0).map((i) => [(i.startMs + i.endMs) / 2, i[f]] as const);
   return lineChart({
     id: `timeline-${m.name}`,
     title: `${m.name}: latency per interval (p50, p99, max)`,
-    xDomain: [0, x1],
-    xTicks: timeTicks(0, x1),
+    xDomain: [x0, x1],
+    xTicks: timeTicks(x0, x1),
     yLabel: "latency (ms)",
     series: [
       { name: "max", color: "#9e9e9e", points: pts("max"), width: 1 },
@@ -84,14 +94,14 @@ function latencyTimeline(run: RunData, m: MetricData, x1: number): string {
   });
 }
 
-function throughputChart(run: RunData, x1: number): string {
+function throughputChart(run: RunData, x0: number, x1: number): string {
   const t = run.throughput;
   const at = (f: "intended" | "sent" | "acked" | "completed") => t.map((b) => [b.tMs + 500, b[f]] as const);
   return lineChart({
     id: "throughput",
     title: "throughput (requests per second, from the ledger)",
-    xDomain: [0, x1],
-    xTicks: timeTicks(0, x1),
+    xDomain: [x0, x1],
+    xTicks: timeTicks(x0, x1),
     yLabel: "per second",
     series: [
       { name: "intended", color: "#9e9e9e", points: at("intended"), dash: "4 3" },
@@ -103,15 +113,15 @@ function throughputChart(run: RunData, x1: number): string {
   });
 }
 
-function lagChart(run: RunData, x1: number): string {
+function lagChart(run: RunData, x0: number, x1: number): string {
   if (run.lag.length) {
     const groups = [...new Set(run.lag.map((s) => s.group))];
     const colors = ["#c62828", "#1565c0", "#2e7d32", "#6a1b9a"];
     return lineChart({
       id: "lag",
       title: "consumer lag (records, sampled from the group's committed offsets)",
-      xDomain: [0, x1],
-      xTicks: timeTicks(0, x1),
+      xDomain: [x0, x1],
+      xTicks: timeTicks(x0, x1),
       yLabel: "records",
       series: groups.map((g, i) => ({
         name: g,
@@ -124,8 +134,8 @@ function lagChart(run: RunData, x1: number): string {
   return lineChart({
     id: "lag",
     title: "backlog: acknowledged, not yet completed (requests, from the ledger)",
-    xDomain: [0, x1],
-    xTicks: timeTicks(0, x1),
+    xDomain: [x0, x1],
+    xTicks: timeTicks(x0, x1),
     yLabel: "requests",
     series: [{ name: "backlog", color: "#c62828", points: run.throughput.map((b) => [b.tMs + 1000, b.backlog] as const) }],
     bands: runBands(run),
@@ -228,6 +238,7 @@ const kv = (o: Record<string, unknown>): string => table(["", ""], Object.entrie
 /** The whole report: one self-contained HTML page (inline CSS and SVG, no script, no network). */
 export function renderReport(run: RunData): string {
   const r = run.result;
+  const x0 = timelineStart(run);
   const x1 = timelineEnd(run);
   const primary = primaryMetric(run);
   const drifts = runDrifts(run);
@@ -242,11 +253,11 @@ export function renderReport(run: RunData): string {
     sections.push(ninesChart(`nines-${m.name}`, `${m.name}: latency by percentile`, [{ name: m.name, color: "#1565c0", m }], sloLines(run, m.name)));
   sections.push(percentileTable(run), "</section>");
   sections.push("<section><h2>Latency over time</h2>");
-  for (const m of Object.values(run.metrics)) sections.push(latencyTimeline(run, m, x1));
+  for (const m of Object.values(run.metrics)) sections.push(latencyTimeline(run, m, x0, x1));
   if (primary) sections.push(`<h3>Worst intervals of ${esc(primary.name)} (by p99, exact)</h3>`, worstIntervals(primary));
   sections.push("</section>");
-  sections.push("<section><h2>Throughput and lag</h2>", run.throughput.length ? throughputChart(run, x1) : "<p>No ledger in this run directory.</p>");
-  sections.push(run.lag.length || run.throughput.length ? lagChart(run, x1) : "", "</section>");
+  sections.push("<section><h2>Throughput and lag</h2>", run.throughput.length ? throughputChart(run, x0, x1) : "<p>No ledger in this run directory.</p>");
+  sections.push(run.lag.length || run.throughput.length ? lagChart(run, x0, x1) : "", "</section>");
   sections.push("<section><h2>Phases and faults</h2>", faultTable(run), "</section>");
   sections.push("<section><h2>Counts</h2><p>Click a count to see its event ids.</p>", countsTable(run), "<h3>SLO</h3>", sloTable(run), "</section>");
   sections.push("<section><h2>Drift</h2>", driftTable(drifts), "</section>");

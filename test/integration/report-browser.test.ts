@@ -102,11 +102,13 @@ describe("report.html in Chromium", () => {
       return { ticks, band: band && { left: band.left, right: band.right }, label, top };
     });
     expect(geo.label).toBe("partition syd-2.centrelink (healed)");
-    // Pixels per ms from the axis labels a reader would use: "0 s" and "90 s".
-    const t0 = geo.ticks.find((t) => t.label === "0 s");
-    const t90 = geo.ticks.find((t) => t.label === "90 s");
-    if (!t0 || !t90 || !geo.band) throw new Error(`missing ticks or band: ${JSON.stringify(geo)}`);
-    const px = (ms: number) => t0.x + ((t90.x - t0.x) * ms) / 90_000;
+    // Pixels per ms from the axis labels a reader would use: the first and the last, read as seconds.
+    const first = geo.ticks[0];
+    const last = geo.ticks[geo.ticks.length - 1];
+    if (!first || !last || !geo.band) throw new Error(`missing ticks or band: ${JSON.stringify(geo)}`);
+    const sec = (label: string | null) => Number(/^(\d+) s$/.exec(label ?? "")?.[1]) * 1000;
+    expect([sec(first.label), sec(last.label)]).toEqual([first.value, last.value]);
+    const px = (ms: number) => first.x + ((last.x - first.x) * (ms - first.value)) / (last.value - first.value);
     expect(Math.abs(geo.band.left - px(FAULT.startMs))).toBeLessThan(1.5);
     expect(Math.abs(geo.band.right - px(FAULT.endMs))).toBeLessThan(1.5);
     expect(geo.top.x).toBeGreaterThan(geo.band.left);

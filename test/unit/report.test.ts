@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,6 +38,18 @@ describe("loadRun", { timeout: 30_000 }, () => {
     expect(run.throughput.slice(2, 62).every((b) => b.intended === 20)).toBe(true);
     expect(run.throughput.reduce((n, b) => n + b.completed, 0)).toBe(1198);
     expect(run.partial).toBe(false);
+  });
+
+  it("places an older run's ledger (no monotonicOriginUs) on the timeline from when traffic started", async () => {
+    const dir = join(root, "older");
+    await writeSampleRun(dir, { seconds: 10, rate: 10 });
+    const file = join(dir, "result.json");
+    const r = JSON.parse(readFileSync(file, "utf8"));
+    delete r.monotonicOriginUs;
+    writeFileSync(file, JSON.stringify(r));
+    const run = await loadRun(dir);
+    expect(run.throughput.slice(2, 12).map((b) => b.intended)).toEqual(Array(10).fill(10));
+    expect(run.throughput[1]?.intended).toBe(0);
   });
 
   it("accepts result.json as well as the directory", async () => {
