@@ -42,6 +42,8 @@ export interface History {
 export class Ledger {
   readonly #byId = new Map<string, LedgerEntry>();
   readonly #unexpected: UnexpectedResponse[] = [];
+  /** Set once `takeSettled` has let entries go: an unknown event id may then be a late or duplicate completion. */
+  #released = false;
 
   intend(e: { eventId: string; seq: number; key: string; intendedUs: number }): LedgerEntry {
     const entry: LedgerEntry = { ...e, completedUs: [] };
@@ -63,7 +65,12 @@ export class Ledger {
   ): LedgerEntry | undefined {
     const entry = eventId ? this.#byId.get(eventId) : undefined;
     if (!entry) {
-      this.#unexpected.push({ eventId, atUs, where, reason: eventId ? "no request with this event id" : "response has no event-id header" });
+      const reason = !eventId
+        ? "response has no event-id header"
+        : this.#released
+          ? "no request with this event id in memory (a completion or duplicate later than the ledger's window, or unknown)"
+          : "no request with this event id";
+      this.#unexpected.push({ eventId, atUs, where, reason });
       return undefined;
     }
     entry.completedUs.push(atUs);
@@ -86,6 +93,30 @@ export class Ledger {
     let n = 0;
     for (const e of this.#byId.values()) if (e.ackedUs !== undefined && e.completedUs.length === 0) n++;
     return n;
+  }
+
+  /**
+   * Lets go of the oldest requests, in send order, so a long run's ledger stays small: a request leaves once it
+   * settled (completed, or failed) at least `graceUs` ago, so a quick duplicate still finds it, or, settled or
+   * not, once it was intended more than `windowUs` ago. Stops at the first request that must stay, which keeps
+   * the released entries in send order for the per-key order check.
+   */
+  takeSettled(nowUs: number, graceUs: number, windowUs: number): LedgerEntry[] {
+    const out: LedgerEntry[] = [];
+    for (const [id, e] of this.#byId) {
+      const settledAt = e.completedUs[0] ?? (e.error !== undefined ? (e.ackedUs ?? e.sentUs ?? e.intendedUs) : undefined);
+      const settled = settledAt !== undefined && settledAt <= nowUs - graceUs;
+      if (!settled && e.intendedUs > nowUs - windowUs) break;
+      out.push(e);
+      this.#byId.delete(id);
+    }
+    if (out.length) this.#released = true;
+    return out;
+  }
+
+  /** Unexpected responses recorded so far, handed over once (the streaming checker takes them as they come). */
+  takeUnexpected(): UnexpectedResponse[] {
+    return this.#unexpected.splice(0);
   }
 
   history(): History {

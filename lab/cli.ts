@@ -8,10 +8,11 @@ import { loadTopology } from "../topology/spec.ts";
 import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts";
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
-import { resolveRun, runScenario } from "./runner.ts";
+import { reportCommands } from "./report-commands.ts";
+import { resolveRun, runScenario, SOAK_DURATION_MS } from "./runner.ts";
 import { parseDuration } from "./validate.ts";
 
-interface Command {
+export interface Command {
   summary: string;
   usage: string;
   help: string;
@@ -22,17 +23,19 @@ interface Command {
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--duration 30s] [--rate N] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
+    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
 
 Options:
-  --duration D     how long load is offered (e.g. 30s, 5m); the drain comes after
+  --duration D     how long load is offered (e.g. 30s, 5m, 8h); the drain comes after
+  --soak           a soak: 8 h unless --duration says otherwise (README: "Soak")
   --rate N         constant arrival rate, clearance requests per second
   --seed N         seed for the generated taxpayers, assessments and debts
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
 
+Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
 Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
     options: {
@@ -42,6 +45,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       out: { type: "string" },
       driver: { type: "string" },
       consumers: { type: "string" },
+      soak: { type: "boolean" },
     },
     async run(v, pos) {
       const [name, ...extra] = pos;
@@ -59,7 +63,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       if (v.duration !== undefined) {
         durationMs = parseDuration(v.duration);
         if (durationMs === undefined || durationMs <= 0) problems.push(`--duration ${v.duration}: expected a duration such as 30s, 5m or 1h`);
-      }
+      } else if (v.soak) durationMs = SOAK_DURATION_MS;
       const overrides = {
         durationMs,
         perSecond: number("rate", 0.001, false),
@@ -123,6 +127,8 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       return step("tests (vitest)", [bin("vitest"), "run", ...projects, ...pos]) === 0 ? ExitCode.ok : ExitCode.sloBreached;
     },
   },
+
+  ...reportCommands,
 };
 
 function globalHelp(): string {
@@ -131,7 +137,7 @@ function globalHelp(): string {
     "",
     "Usage: ./meshlab <command> [options]    (./meshlab <command> --help for more)",
     "",
-    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`),
+    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
     "",
     "First time: ./meshlab run clearance-smoke   (sets everything up, then runs the flagship scenario)",
   ].join("\n");

@@ -4,6 +4,8 @@ export const ExitCode = {
   sloBreached: 1,
   badInput: 2,
   infrastructure: 3,
+  /** `compare --fail-if-worse`: a candidate is worse than the baseline beyond run-to-run noise. */
+  worseThanBaseline: 4,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,13 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
+import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
+import type { LedgerEntry } from "../generators/ledger.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
-import { checkClearances } from "../reports/checker.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
+import { LagSampler } from "../reports/lag.ts";
+import { LedgerStream } from "../reports/ledger-stream.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
+import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
 import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
@@ -33,6 +36,9 @@ export interface ResolvedRun {
   workload: WorkloadSpec;
   slo: SloCheckSpec[];
 }
+
+/** `--soak` without `--duration`: long enough for a slow leak to show as drift. */
+export const SOAK_DURATION_MS = 8 * 3_600_000;
 
 const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"];
 
@@ -90,8 +96,12 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const recorder = new LatencyRecorder(runDir, LATENCY_METRICS, startedAt.getTime());
   let mesh: Mesh | undefined;
   let flow: ClearanceFlow | undefined;
+  let lag: LagSampler | undefined;
   let trafficStartMs: number | null = null;
   let failure: unknown;
+  // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
+  const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
+  const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
 
   const untilAborted = <T>(p: Promise<T>): Promise<T> => {
     p.catch(() => {});
@@ -115,6 +125,15 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
     mesh.probe?.sample(1000);
+    lag = new LagSampler({
+      file: join(runDir, "lag.ndjson"),
+      admin: await mesh.region().admin(),
+      targets: [
+        { groupId: workload.centrelink.groupId, topic: workload.topics.assessment },
+        { groupId: workload.ato.groupId, topic: workload.topics.clearance },
+      ],
+      originMs: startedAt.getTime(),
+    });
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     const load = flow.offerLoad(abort.signal);
@@ -165,21 +184,25 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     failure = e;
   }
 
+  await lag?.stop();
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
-  const history = flow?.ledger.history() ?? { entries: [], unexpected: [] };
-  const check = checkClearances(history);
+  clearInterval(releaser);
+  const check = ledgerFile.finish(flow?.ledger);
   const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
   const endMs = nowMs();
+  // Phases and the scenario's analysis read the whole history back from the ledger file, as any report would.
+  const needHistory = phaseStarts.length > 0 || (scenario.analyse !== undefined && flow !== undefined);
+  const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
   if (scenario.analyse && flow) {
     try {
+      const history = { entries, unexpected: [] };
       scenarioResult = { ...findings, ...scenario.analyse({ history, findings, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
     } catch (e) {
       warn(`the scenario's analysis failed: ${(e as Error).message}`);
       scenarioResult = { ...findings, analysisError: (e as Error).message };
     }
   }
-  writeFileSync(join(runDir, "ledger.ndjson"), history.entries.map((e) => JSON.stringify(e)).join("\n") + (history.entries.length ? "\n" : ""));
   const result: RunResult = {
     resultFormat: 1,
     scenario: scenario.name,
@@ -188,6 +211,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
+    monotonicOriginUs: Math.round(t0 * 1000),
     counts: check.counts,
     latencyMs,
     slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
@@ -195,7 +219,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(phaseStarts.length
       ? {
           phases: phaseResults(
-            history.entries,
+            entries,
             closePhases(phaseStarts, endMs),
             toRunMs,
             mesh?.probe?.samples.map((s) => ({ flow: s.flow, atMs: s.sentAtMs - startedAt.getTime(), lagMs: s.lagMs })),
@@ -211,6 +235,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
       hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),
       ledger: "ledger.ndjson",
+      lag: lag ? "lag.ndjson" : undefined,
       logs: listLogs(runDir),
     },
   };
@@ -229,10 +254,30 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   down("nothing left running");
   uninstall();
 
+  await writeReports(runDir);
   process.stdout.write(`${renderSummary(result, file)}\n`);
   if (failure !== undefined && status === "failed") throw failure;
   if (status === "interrupted") return ExitCode.interrupted;
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
+}
+
+/** report.html, junit.xml and summary.md next to result.json; a rendering problem never changes the run's verdict. */
+async function writeReports(runDir: string): Promise<void> {
+  try {
+    const w = await writeRunReports(runDir);
+    info(`report: ${w.html}`);
+  } catch (e) {
+    warn(`could not render the report (result.json is intact; retry with ./meshlab report ${runDir}): ${(e as Error).message}`);
+  }
+}
+
+/** The run's ledger as written (one request per line). */
+function readLedger(file: string): LedgerEntry[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as LedgerEntry)
+    .sort((a, b) => a.seq - b.seq);
 }
 
 async function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<void> {

@@ -1,4 +1,4 @@
-import type { History, LedgerEntry } from "../generators/ledger.ts";
+import type { History, LedgerEntry, UnexpectedResponse } from "../generators/ledger.ts";
 
 /** Jepsen-style verdict: `unknown` when the history cannot decide (e.g. nothing was acknowledged). */
 export type Validity = "valid" | "invalid" | "unknown";
@@ -45,68 +45,78 @@ export interface CheckResult {
  * (requests of one taxpayer share a partition). Valid = nothing lost, no business duplicate, nothing unexpected.
  */
 export function checkClearances(history: History): CheckResult {
-  const { entries, unexpected } = history;
-  const lost: string[] = [];
-  const duplicated: { eventId: string; times: number }[] = [];
-  const businessDuplicates: { eventId: string; processings: number }[] = [];
-  const errors: { eventId: string; error: string }[] = [];
-  const counts: Counts = { intended: entries.length, sent: 0, acked: 0, completed: 0, lost: 0, duplicated: 0, businessDuplicates: 0, errors: 0, unexpected: unexpected.length, inFlight: 0 };
+  const c = new ClearanceChecker();
+  for (const e of [...history.entries].sort((a, b) => a.seq - b.seq)) c.observe(e);
+  for (const u of history.unexpected) c.unexpected(u);
+  return c.result();
+}
 
-  for (const e of entries) {
+/**
+ * The same check, fed one settled request at a time (in send order), so a soak can stream its ledger to disk and
+ * forget what it checked: memory holds the counts, the capped evidence and one entry per key.
+ */
+export class ClearanceChecker {
+  readonly #counts: Counts = { intended: 0, sent: 0, acked: 0, completed: 0, lost: 0, duplicated: 0, businessDuplicates: 0, errors: 0, unexpected: 0, inFlight: 0 };
+  readonly #evidence: CheckResult["evidence"] = { lost: [], duplicated: [], businessDuplicates: [], errors: [], unexpected: [], outOfOrder: [] };
+  /** Per key, the first completion time and event id of the latest request seen. */
+  readonly #lastByKey = new Map<string, { done: number; eventId: string }>();
+  #outOfOrder = 0;
+
+  observe(e: LedgerEntry): void {
+    const counts = this.#counts;
+    const ev = this.#evidence;
+    counts.intended++;
     if (e.sentUs !== undefined) counts.sent++;
     if (e.error !== undefined) {
       counts.errors++;
-      if (errors.length < EVIDENCE_LIMIT) errors.push({ eventId: e.eventId, error: e.error });
+      if (ev.errors.length < EVIDENCE_LIMIT) ev.errors.push({ eventId: e.eventId, error: e.error });
     }
     if (e.ackedUs !== undefined) counts.acked++;
     else if (e.sentUs !== undefined && e.error === undefined) counts.inFlight++;
     if (e.completedUs.length > 0) counts.completed++;
     if (e.completedUs.length > 1) {
       counts.duplicated++;
-      if (duplicated.length < EVIDENCE_LIMIT) duplicated.push({ eventId: e.eventId, times: e.completedUs.length });
+      if (ev.duplicated.length < EVIDENCE_LIMIT) ev.duplicated.push({ eventId: e.eventId, times: e.completedUs.length });
     }
     const processings = new Set(e.processingIds ?? []).size;
     if (processings > 1) {
       counts.businessDuplicates++;
-      if (businessDuplicates.length < EVIDENCE_LIMIT) businessDuplicates.push({ eventId: e.eventId, processings });
+      if (ev.businessDuplicates.length < EVIDENCE_LIMIT) ev.businessDuplicates.push({ eventId: e.eventId, processings });
     }
     if (e.ackedUs !== undefined && e.completedUs.length === 0) {
       counts.lost++;
-      if (lost.length < EVIDENCE_LIMIT) lost.push(e.eventId);
+      if (ev.lost.length < EVIDENCE_LIMIT) ev.lost.push(e.eventId);
     }
+    const done = e.completedUs[0];
+    if (done === undefined) return;
+    const prev = this.#lastByKey.get(e.key);
+    if (prev !== undefined && prev.done > done) {
+      this.#outOfOrder++;
+      if (ev.outOfOrder.length < EVIDENCE_LIMIT) ev.outOfOrder.push({ key: e.key, first: prev.eventId, second: e.eventId });
+    }
+    this.#lastByKey.set(e.key, { done, eventId: e.eventId });
   }
 
-  const { pairs, count: outOfOrderCount } = outOfOrderPairs(entries);
-  const valid: Validity = counts.acked === 0 ? "unknown" : counts.lost === 0 && counts.businessDuplicates === 0 && counts.unexpected === 0 ? "valid" : "invalid";
-  return {
-    valid,
-    counts,
-    evidence: {
-      lost,
-      duplicated,
-      businessDuplicates,
-      errors,
-      unexpected: unexpected.slice(0, EVIDENCE_LIMIT).map(({ eventId, reason, where }) => ({ eventId, reason, where })),
-      outOfOrder: pairs,
-    },
-    outOfOrderCount,
-  };
+  unexpected(u: UnexpectedResponse): void {
+    this.#counts.unexpected++;
+    if (this.#evidence.unexpected.length < EVIDENCE_LIMIT) this.#evidence.unexpected.push({ eventId: u.eventId, reason: u.reason, where: u.where });
+  }
+
+  result(): CheckResult {
+    const counts = { ...this.#counts };
+    const valid: Validity = counts.acked === 0 ? "unknown" : counts.lost === 0 && counts.businessDuplicates === 0 && counts.unexpected === 0 ? "valid" : "invalid";
+    const ev = this.#evidence;
+    return {
+      valid,
+      counts,
+      evidence: { lost: [...ev.lost], duplicated: [...ev.duplicated], businessDuplicates: [...ev.businessDuplicates], errors: [...ev.errors], unexpected: [...ev.unexpected], outOfOrder: [...ev.outOfOrder] },
+      outOfOrderCount: this.#outOfOrder,
+    };
+  }
 }
 
 /** Adjacent requests of one key (in send order) whose first completions arrived the other way round. */
 export function outOfOrderPairs(entries: readonly LedgerEntry[]): { pairs: { key: string; first: string; second: string }[]; count: number } {
-  const lastByKey = new Map<string, LedgerEntry>();
-  const pairs: { key: string; first: string; second: string }[] = [];
-  let count = 0;
-  for (const e of [...entries].sort((a, b) => a.seq - b.seq)) {
-    const done = e.completedUs[0];
-    if (done === undefined) continue;
-    const prev = lastByKey.get(e.key);
-    if (prev && (prev.completedUs[0] as number) > done) {
-      count++;
-      if (pairs.length < EVIDENCE_LIMIT) pairs.push({ key: e.key, first: prev.eventId, second: e.eventId });
-    }
-    lastByKey.set(e.key, e);
-  }
-  return { pairs, count };
+  const r = checkClearances({ entries: [...entries], unexpected: [] });
+  return { pairs: r.evidence.outOfOrder, count: r.outOfOrderCount };
 }

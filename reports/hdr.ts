@@ -17,8 +17,17 @@ export const US_PER_MS = 1000;
 /** One hour, in microseconds: anything slower is clamped (and still counted). */
 export const HIGHEST_US = 3_600_000_000;
 
+export const LAB_LOWEST_VALUE = 1;
+export const LAB_SIGNIFICANT_DIGITS = 3;
+
 export const newHistogram = (): hdr.Histogram =>
-  hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  hdr.build({
+    bitBucketSize: 64,
+    lowestDiscernibleValue: LAB_LOWEST_VALUE,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: LAB_SIGNIFICANT_DIGITS,
+    useWebAssembly: false,
+  });
 
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 

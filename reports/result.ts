@@ -22,13 +22,15 @@ export interface RunResult {
   durationMs: number;
   /** When traffic started, relative to `startedAt` (stand-up time). */
   trafficStartMs: number | null;
+  /** The ledger's monotonic clock (µs) at `startedAt`, so reports can put ledger times on the run's timeline. */
+  monotonicOriginUs?: number;
   counts: Counts;
   latencyMs: { clearance: LatencySummary; produceAck: LatencySummary };
   slo: SloResult;
   checker: Pick<CheckResult, "valid" | "evidence" | "outOfOrderCount">;
   versions: Record<string, string>;
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
-  files: { hgrm: string[]; hlog: string[]; ledger: string; logs: string[] };
+  files: { hgrm: string[]; hlog: string[]; ledger: string; lag?: string | undefined; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
   /** Latency per phase of the scenario's timeline (when its body names phases). */
   phases?: PhaseResult[];
@@ -52,8 +54,8 @@ export function machineInfo(): RunResult["machine"] {
   };
 }
 
-/** Writes result.json atomically (a crash mid-write never leaves half a file). */
-export function writeResult(dir: string, result: RunResult): string {
+/** Writes result.json atomically (a crash mid-write never leaves half a file). Tests also write fixtures with it. */
+export function writeResult(dir: string, result: RunResult | Omit<RunResult, "phases">): string {
   const file = join(dir, "result.json");
   writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);

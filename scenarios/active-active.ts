@@ -58,5 +58,7 @@ export const activeActive: Scenario = {
     { metric: "counts.lost", max: 0 },
     { metric: "counts.businessDuplicates", max: 0 },
   ],
+  // Duplicates arrive minutes later (after failback, or as replicated copies): keep settled requests in memory.
+  ledgerGraceMs: 600_000,
   body: activeActiveBody,
 };

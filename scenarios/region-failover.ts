@@ -138,6 +138,8 @@ export const regionFailover: Scenario = {
     { metric: "counts.lost", max: 0 },
     { metric: "counts.businessDuplicates", max: 0 },
   ],
+  // Duplicates arrive minutes later (after failback, or as replicated copies): keep settled requests in memory.
+  ledgerGraceMs: 600_000,
   body: failoverBody,
   analyse({ history, findings, marks, toRunMs, startedAtMs, runDir, slo }) {
     const killMs = marks.find((m) => m.name === "kill")?.atMs;

@@ -61,6 +61,12 @@ export interface Scenario {
   slo?: SloCheckSpec[];
   /** Runs alongside the load (it may outlast it: the drain waits for it). */
   body?: (ctx: ScenarioContext) => Promise<void>;
+  /**
+   * How long a settled request stays in memory before the ledger streams it to disk (default 30 s). A request
+   * completed again after that counts as unexpected, so scenarios whose duplicates arrive late (a failover, a
+   * replicated copy) keep them longer.
+   */
+  ledgerGraceMs?: number;
   /** Derives the scenario's figures from the final history; merged into `scenarioResult`. */
   analyse?: (input: AnalysisInput) => Record<string, unknown>;
 }

@@ -11,6 +11,7 @@ import {
   type KafkaDriver,
   type Producer,
   type ProduceRecord,
+  sumLag,
 } from "./driver.ts";
 
 const { KafkaJS, Producer: RdProducer, ConsumerGroupStates } = ckjs;
@@ -176,6 +177,14 @@ class ConfluentAdmin implements Admin {
         partitions: (m.assignment as { topicPartitions?: unknown[] } | undefined)?.topicPartitions?.length ?? 0,
       })),
     };
+  }
+
+  async groupLag(groupId: string, topic: string): Promise<number> {
+    const [ends, committed] = await Promise.all([
+      this.#admin.fetchTopicOffsets(topic, { timeout: 5_000 } as never),
+      this.#admin.fetchOffsets({ groupId, topics: [topic], timeout: 5_000 }),
+    ]);
+    return sumLag(ends, committed[0]?.partitions ?? []);
   }
 
   async close(): Promise<void> {

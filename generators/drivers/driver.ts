@@ -72,7 +72,23 @@ export interface Admin {
   /** Partition count and leaders of a topic, or undefined when it does not exist. */
   topic(name: string): Promise<{ partitions: { id: number; leader: number; isr: number[] }[] } | undefined>;
   describeGroup(groupId: string): Promise<GroupState>;
+  /**
+   * Consumer lag of a group on a topic: the sum over partitions of the high watermark minus the group's committed
+   * offset (a partition with no commit yet counts from its low watermark).
+   */
+  groupLag(groupId: string, topic: string): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Lag from the two offset lists every admin API returns (offsets as strings; "-1" = nothing committed). */
+export function sumLag(ends: { partition: number; high: string; low: string }[], committed: { partition: number; offset: string }[]): number {
+  const byPartition = new Map(committed.map((c) => [c.partition, Number(c.offset)]));
+  let lag = 0;
+  for (const e of ends) {
+    const c = byPartition.get(e.partition);
+    lag += Math.max(0, Number(e.high) - (c !== undefined && c >= 0 ? c : Number(e.low)));
+  }
+  return lag;
 }
 
 export interface KafkaDriver {

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, PartitionAssigners } from "kafkajs";
 import { BadInputError } from "../../lab/errors.ts";
-import { type Admin, type ClientProps, type Consumer, type GroupState, headersToStrings, type KafkaDriver } from "./driver.ts";
+import { type Admin, type ClientProps, type Consumer, type GroupState, headersToStrings, type KafkaDriver, sumLag } from "./driver.ts";
 
 const client = (bootstrap: string, clientId: string) =>
   new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
@@ -96,6 +96,10 @@ export const kafkajsDriver: KafkaDriver = {
           g?.state as "Stable"
         ];
         return { state: state ?? "unknown", members: (g?.members ?? []).map((m) => ({ clientId: m.clientId, partitions: -1 })) };
+      },
+      async groupLag(groupId, topic) {
+        const [ends, committed] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId, topics: [topic] })]);
+        return sumLag(ends, committed[0]?.partitions ?? []);
       },
       close: () => a.disconnect(),
     };

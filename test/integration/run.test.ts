@@ -30,6 +30,16 @@ describe("./meshlab run clearance-smoke", () => {
     const intervals = readIntervalLog(readFileSync(join(out, "clearance.hlog"), "utf8"));
     expect(intervals.reduce((n, h) => n + h.totalCount, 0)).toBe(320);
     expect(readFileSync(join(out, "clearance.hgrm"), "utf8")).toMatch(/Percentile/);
+    // Reports are rendered next to result.json at the end of every run.
+    expect(readFileSync(join(out, "report.html"), "utf8")).toContain('id="nines-clearance"');
+    expect(readFileSync(join(out, "junit.xml"), "utf8")).toMatch(/<testsuites name="meshlab" tests="\d+" failures="0"/);
+    expect(readFileSync(join(out, "summary.md"), "utf8")).toMatch(/^## ✅ meshlab clearance-smoke: SLO passed/);
+    expect(readFileSync(join(out, "ledger.ndjson"), "utf8").trim().split("\n")).toHaveLength(720);
+    // Consumer lag of both groups, sampled once a second through the admin API.
+    const lag = readFileSync(join(out, "lag.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { tMs: number; group: string; lag: number });
+    expect(new Set(lag.map((l) => l.group))).toEqual(new Set(["centrelink-clearance-engine", "ato-tax-engine"]));
+    expect(lag.filter((l) => l.group === "ato-tax-engine").length).toBeGreaterThanOrEqual(15);
+    expect(lag.every((l) => Number.isInteger(l.lag) && l.lag >= 0)).toBe(true);
     expect(r.files.logs).toEqual(expect.arrayContaining(["centrelink-1.log", "toxiproxy.log", "syd/syd-1/kafka.log", "syd/registry/apicurio.log"]));
     expect(cli.output()).toMatch(/SLO passed/);
     expect(pids.length).toBeGreaterThanOrEqual(8);

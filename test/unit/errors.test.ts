@@ -32,7 +32,7 @@ describe("exitCodeOf", () => {
   });
 
   it("uses the documented exit code table", () => {
-    expect(ExitCode).toEqual({ ok: 0, sloBreached: 1, badInput: 2, infrastructure: 3, interrupted: 130 });
+    expect(ExitCode).toEqual({ ok: 0, sloBreached: 1, badInput: 2, infrastructure: 3, worseThanBaseline: 4, interrupted: 130 });
   });
 });
 

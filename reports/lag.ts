@@ -1,0 +1,68 @@
+import { appendFileSync, writeFileSync } from "node:fs";
+import type { Admin } from "../generators/drivers/driver.ts";
+
+/** One consumer group reading one topic. */
+export interface LagTarget {
+  groupId: string;
+  topic: string;
+}
+
+/**
+ * Samples consumer-group lag once a second through the Kafka admin API and appends each sample to `lag.ndjson`
+ * as it is taken (`{"tMs": ms since startedAt, "group": ..., "lag": records}`), so a long run holds nothing in
+ * memory and a crash keeps every sample. The sampler owns its admin client and closes it on `stop()`. A sample that fails (a broker down during a fault) is skipped, not
+ * fatal: the gap in the series shows it. Samples never overlap; a slow one delays the next.
+ */
+export class LagSampler {
+  readonly #file: string;
+  readonly #admin: Admin;
+  readonly #targets: LagTarget[];
+  readonly #originMs: number;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #inFlight: Promise<void> | undefined;
+  samples = 0;
+  failures = 0;
+
+  constructor(opts: { file: string; admin: Admin; targets: LagTarget[]; originMs: number; intervalMs?: number; now?: () => number }) {
+    this.#file = opts.file;
+    this.#admin = opts.admin;
+    this.#targets = opts.targets;
+    this.#originMs = opts.originMs;
+    this.#now = opts.now ?? Date.now;
+    writeFileSync(this.#file, "");
+    const tick = () => {
+      if (this.#stopped) return;
+      this.#inFlight = this.sample().finally(() => {
+        if (!this.#stopped) this.#timer = setTimeout(tick, opts.intervalMs ?? 1_000);
+      });
+    };
+    tick();
+  }
+
+  /** Takes one sample of every target now. */
+  async sample(): Promise<void> {
+    const tMs = this.#now() - this.#originMs;
+    const lines: string[] = [];
+    await Promise.all(
+      this.#targets.map(async (t) => {
+        try {
+          lines.push(JSON.stringify({ tMs, group: t.groupId, lag: await this.#admin.groupLag(t.groupId, t.topic) }));
+        } catch {
+          this.failures++;
+        }
+      }),
+    );
+    if (lines.length) appendFileSync(this.#file, `${lines.join("\n")}\n`);
+    this.samples++;
+  }
+
+  /** Stops sampling (waits for a sample in progress) and closes the admin client. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#inFlight?.catch(() => {});
+    await this.#admin.close().catch(() => {});
+  }
+}

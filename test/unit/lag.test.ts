@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Admin, sumLag } from "../../generators/drivers/driver.ts";
+import { LagSampler } from "../../reports/lag.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "meshlab-lag-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("sumLag", () => {
+  it("adds high watermark minus committed offset over partitions; no commit counts from the low watermark", () => {
+    const ends = [
+      { partition: 0, high: "100", low: "0" },
+      { partition: 1, high: "50", low: "10" },
+      { partition: 2, high: "7", low: "7" },
+    ];
+    expect(sumLag(ends, [{ partition: 0, offset: "90" }, { partition: 1, offset: "-1" }])).toBe(10 + 40 + 0);
+    expect(sumLag(ends, [{ partition: 0, offset: "100" }, { partition: 1, offset: "50" }, { partition: 2, offset: "7" }])).toBe(0);
+  });
+});
+
+describe("LagSampler", () => {
+  it("appends one line per group per sample as it goes, skips failed samples and closes its admin", async () => {
+    let calls = 0;
+    let closed = false;
+    // The admin is the seam here; the real one is exercised by the flagship integration run (lag.ndjson).
+    const admin = {
+      groupLag: async (group: string) => {
+        calls++;
+        if (group === "flaky" && calls % 2 === 0) throw new Error("broker down");
+        return group === "a" ? 5 : 9;
+      },
+      close: async () => {
+        closed = true;
+      },
+    } as unknown as Admin;
+    let now = 1_000;
+    const s = new LagSampler({
+      file: join(dir, "lag.ndjson"),
+      admin,
+      targets: [
+        { groupId: "a", topic: "t1" },
+        { groupId: "flaky", topic: "t2" },
+      ],
+      originMs: 0,
+      intervalMs: 5,
+      now: () => (now += 1000),
+    });
+    await new Promise((r) => setTimeout(r, 80));
+    await s.stop();
+    expect(closed).toBe(true);
+    const lines = readFileSync(join(dir, "lag.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(s.samples).toBeGreaterThan(3);
+    expect(lines.filter((l) => l.group === "a")).toHaveLength(s.samples);
+    expect(lines.filter((l) => l.group === "flaky").length).toBe(s.samples - s.failures);
+    expect(s.failures).toBeGreaterThan(0);
+    expect(lines[0]).toEqual({ tMs: 2000, group: "a", lag: 5 });
+    const n = lines.length;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(readFileSync(join(dir, "lag.ndjson"), "utf8").trim().split("\n")).toHaveLength(n);
+  });
+});
