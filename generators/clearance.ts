@@ -5,6 +5,7 @@ import { info, progress } from "../lab/log.ts";
 import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../lab/proc.ts";
 import type { LatencyRecorder } from "../reports/hdr.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
+import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { ASSESSMENT_SCHEMA, Codec, RESPONSE_SCHEMA } from "./codec.ts";
 import { AssessmentFactory, type ClearanceResponse, population } from "./domain.ts";
@@ -38,6 +39,10 @@ export class ClearanceFlow implements AsyncDisposable {
   #producer: Producer | undefined;
   #taxEngine: Consumer | undefined;
   #inFlight = 0;
+  #spawnEngine: ((instance: string) => ProcessHandle) | undefined;
+  readonly #engineByName = new Map<string, ProcessHandle>();
+  /** Every engine's history file (assignments and consumed records), for the rebalance and stall figures. */
+  readonly engineEventFiles: string[] = [];
   #assessmentSchemaId = -1;
   /** Requests intended before this time are warm-up: checked, but not in the latency histograms. */
   #measureFromUs = Number.POSITIVE_INFINITY;
@@ -56,11 +61,13 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#assessmentSchemaId = await codec.register(w.topics.assessment, ASSESSMENT_SCHEMA);
     const responseSchemaId = await codec.register(w.topics.clearance, RESPONSE_SCHEMA);
     const done = progress(`starting ${w.centrelink.instances} Centrelink engine(s) and the ATO tax engine (${w.driver} driver)`);
-    for (let i = 1; i <= w.centrelink.instances; i++) {
+    this.#spawnEngine = (instance: string) => {
+      const klass = this.#consumerClass(instance);
       const cfg: EngineConfig = {
-        instance: `centrelink-${i}`,
+        instance,
         driver: w.driver,
         bootstrap: this.#region.bootstrap("centrelink"),
+        ...(klass !== "centrelink" ? { consumerBootstrap: this.#region.bootstrap(klass) } : {}),
         registryUrl: this.#region.registry.ccompatUrl,
         responseSchemaId,
         groupId: w.centrelink.groupId,
@@ -69,14 +76,17 @@ export class ClearanceFlow implements AsyncDisposable {
         population: w.population,
         debtCheckMs: w.centrelink.debtCheckMs,
         topics: w.topics,
+        eventsFile: join(runDir, `${instance}.events.ndjson`),
       };
-      this.#engines.push(
-        supervisor.spawn(`centrelink-${i}`, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
-          logFile: join(runDir, `centrelink-${i}.log`),
-          stopGraceMs: 5_000,
-        }),
-      );
-    }
+      const handle = supervisor.spawn(instance, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
+        logFile: join(runDir, `${instance}.log`),
+        stopGraceMs: 5_000,
+      });
+      this.#engineByName.set(instance, handle);
+      if (cfg.eventsFile && !this.engineEventFiles.includes(cfg.eventsFile)) this.engineEventFiles.push(cfg.eventsFile);
+      return handle;
+    };
+    for (let i = 1; i <= w.centrelink.instances; i++) this.#engines.push(this.#spawnEngine(`centrelink-${i}`));
 
     const driver = await loadDriver(w.driver);
     const bootstrap = this.#region.bootstrap("ato");
@@ -198,6 +208,39 @@ export class ClearanceFlow implements AsyncDisposable {
       clearInterval(flusher);
     }
     return Date.now() - t0;
+  }
+
+  /** A topology may give each engine's consumer its own client class (`centrelink-<n>`), so one member's links can be faulted. */
+  #consumerClass(instance: string): string {
+    return this.#region.plan.bootstrap[instance] !== undefined ? instance : "centrelink";
+  }
+
+  /** The engines as chaos sees them: restart a killed one, add and remove members. */
+  consumerControl(): ConsumerControl {
+    const spawn = (name: string) => {
+      if (!this.#spawnEngine) throw new Error("ClearanceFlow.consumerControl before start");
+      return this.#spawnEngine(name);
+    };
+    return {
+      groupId: this.#w.centrelink.groupId,
+      instances: () => [...this.#engineByName.entries()].filter(([, h]) => h.running()).map(([n]) => n),
+      process: (name) => this.#engineByName.get(name),
+      consumerClass: (name) => this.#consumerClass(name),
+      restart: async (name) => {
+        const h = this.#engineByName.get(name);
+        if (h?.running()) await h.stop();
+        this.#engines.push(spawn(name));
+      },
+      add: async () => {
+        let n = this.#engineByName.size + 1;
+        while (this.#engineByName.has(`centrelink-${n}`)) n++;
+        this.#engines.push(spawn(`centrelink-${n}`));
+        return `centrelink-${n}`;
+      },
+      remove: async (name) => {
+        await this.#engineByName.get(name)?.stop();
+      },
+    };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

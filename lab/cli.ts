@@ -9,6 +9,7 @@ import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts"
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { resolveRun, runScenario } from "./runner.ts";
+import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
 
 interface Command {
@@ -69,8 +70,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         driver: v.driver as string | undefined,
       };
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
-      const resolved = resolveRun(findScenario(name), overrides);
-      return runScenario(resolved, overrides);
+      const scenario = findScenario(name);
+      if (scenario.variants) return runVariants(scenario, overrides);
+      return runScenario(resolveRun(scenario, overrides), overrides);
     },
   },
 

@@ -1,5 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
+import { createInjector } from "../chaos/injectors.ts";
+import { FaultSchedule, realClock } from "../chaos/schedule.ts";
+import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS } from "../generators/clearance.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { checkClearances } from "../reports/checker.ts";
@@ -9,6 +13,7 @@ import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../rep
 import { renderSummary } from "../reports/summary.ts";
 import type { Scenario } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
+import { addr } from "../topology/plan.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
@@ -30,6 +35,8 @@ export interface ResolvedRun {
   topology: TopologySpec;
   workload: WorkloadSpec;
   slo: SloCheckSpec[];
+  /** The scenario's fault schedule (chaos/spec.ts), run alongside the load; empty for a healthy run. */
+  faults: FaultSpec[];
 }
 
 const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "errors", "unexpected", "inFlight"];
@@ -50,7 +57,8 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   for (const t of [workload.topics.assessment, workload.topics.clearance])
     if (!topology.topics.some((x) => x.name === t))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload topic "${t}" is not in topology ${topology.name}`], "add it to the topology's topics");
-  return { scenario, topology, workload, slo };
+  const faults = parseFaults(scenario.faults ?? [], `scenario ${scenario.name}`);
+  return { scenario, topology, workload, slo, faults };
 }
 
 /** Picks the run directory; an existing non-empty one is refused so no earlier result is overwritten. */
@@ -68,7 +76,7 @@ export function prepareRunDir(scenario: string, out: string | undefined): string
  * result.json is written whatever happened (completed, interrupted, failed), with what was measured so far.
  */
 export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<ExitCode> {
-  const { scenario, topology, workload, slo } = run;
+  const { scenario, topology, workload, slo, faults } = run;
   const runDir = prepareRunDir(scenario.name, o.out);
   const stateDir = join(cacheRoot(), "state", "runs");
   for (const r of reapOrphans(stateDir)) if (r.killed.length) warn(`reaped ${r.killed.length} process(es) left by run ${r.runId}: ${r.killed.join(", ")}`);
@@ -87,6 +95,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let flow: ClearanceFlow | undefined;
   let trafficStartMs: number | null = null;
   let failure: unknown;
+  let chaos: FaultSchedule | undefined;
 
   const untilAborted = <T>(p: Promise<T>): Promise<T> => {
     p.catch(() => {});
@@ -105,6 +114,12 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     await untilAborted(flow.start(supervisor, runDir));
     trafficStartMs = Math.round(performance.now() - t0);
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
+    if (faults.length) {
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed };
+      chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0));
+      chaos.start(abort.signal).catch(() => {});
+      info(`fault schedule: ${faults.length} fault(s), the first at +${(Math.min(...faults.map((f) => f.at)) / 1000).toFixed(0)} s`);
+    }
     await flow.offerLoad(abort.signal);
     const done = progress("draining outstanding clearances");
     const ms = await flow.drain(abort.signal);
@@ -112,6 +127,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     if (abort.signal.aborted) throw abort.signal.reason;
   } catch (e) {
     failure = e;
+  } finally {
+    // Heal before anything is measured or torn down: also on abort, Ctrl-C and a crash of the load.
+    if (chaos) {
+      const healing = progress("healing every active fault");
+      await chaos.stop();
+      healing(`${chaos.timeline().length} fault(s) on the timeline`);
+    }
   }
 
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
@@ -133,6 +155,19 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
+    ...(chaos
+      ? {
+          faults: chaos.timeline(),
+          consumerGroup: analyseGroup({
+            entries: history.entries,
+            engines: readEngineHistory(flow?.engineEventFiles ?? [], startedAt.getTime()),
+            partitions: topology.topics.find((t) => t.name === workload.topics.assessment)?.partitions ?? 0,
+            usToRunMs: (us) => us / 1000 - t0,
+            faults: chaos.timeline(),
+            endMs: Math.round(performance.now() - t0),
+          }),
+        }
+      : {}),
     files: {
       hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
       hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),

@@ -1,6 +1,8 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
+import type { GroupAnalysis } from "../chaos/analysis.ts";
+import type { FaultRecord } from "../chaos/schedule.ts";
 import type { CheckResult, Counts } from "./checker.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
@@ -29,6 +31,10 @@ export interface RunResult {
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
   files: { hgrm: string[]; hlog: string[]; ledger: string; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
+  /** The fault timeline of a run with a fault schedule (chaos/). */
+  faults?: FaultRecord[];
+  /** Rebalances, stalls and windowed latency of the Centrelink group, in a run with faults. */
+  consumerGroup?: GroupAnalysis;
 }
 
 export function machineInfo(): RunResult["machine"] {

@@ -1,10 +1,14 @@
 import { BadInputError } from "../lab/errors.ts";
+import { chaosSmoke } from "./chaos-smoke.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
+import { heartbeatIncident } from "./heartbeat-incident.ts";
 import type { Scenario } from "./scenario.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
   [clearanceSmoke.name]: clearanceSmoke,
+  [chaosSmoke.name]: chaosSmoke,
+  [heartbeatIncident.name]: heartbeatIncident,
 };
 
 export function findScenario(name: string): Scenario {

@@ -13,4 +13,12 @@ export interface Scenario {
   workload: Record<string, unknown>;
   /** SLO checks; the default is the mission's (clearance p95, p99 <= 300 ms, nothing lost). */
   slo?: SloCheckSpec[];
+  /** A fault schedule (chaos/spec.ts: `{ kind, target, at, duration, ...params }`), run alongside the load. */
+  faults?: unknown[];
+  /**
+   * Variants run back to back, each on a freshly stood-up mesh with the same seed and rate: a variant's workload
+   * fields override the scenario's (e.g. other consumer settings), and its faults replace the scenario's if given.
+   * result.json then holds one entry per variant and a comparison.
+   */
+  variants?: { name: string; description: string; workload?: Record<string, unknown>; faults?: unknown[]; topology?: string | Record<string, unknown> }[];
 }

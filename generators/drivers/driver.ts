@@ -41,6 +41,8 @@ export interface ConsumerOptions {
   topics: string[];
   /** librdkafka properties: session.timeout.ms, partition.assignment.strategy, group.protocol ... */
   props?: ClientProps;
+  /** Called on every assignment change of this member (for the rebalance history); optional per driver. */
+  onRebalance?: (e: { type: "assigned" | "revoked"; partitions: { topic: string; partition: number }[]; lost: boolean }) => void;
 }
 
 export interface Consumer {
@@ -54,6 +56,8 @@ export interface Consumer {
 export interface GroupState {
   state: "stable" | "rebalancing" | "empty" | "dead" | "unknown";
   members: { clientId: string; partitions: number }[];
+  /** Node id of the group coordinator, when the driver reports it. */
+  coordinator?: number;
 }
 
 export interface TopicCreate {
