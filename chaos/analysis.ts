@@ -47,8 +47,11 @@ export function analyseGroup(opts: {
   usToRunMs: (us: number) => number;
   faults: readonly FaultRecord[];
   endMs: number;
+  /** Requests intended before this (the warm-up) are left out of the latency windows, as out of the histograms. */
+  measureFromMs?: number;
 }): GroupAnalysis {
   const { entries, engines, partitions, usToRunMs, faults, endMs } = opts;
+  const measureFromMs = opts.measureFromMs ?? Number.NEGATIVE_INFINITY;
   const available: Available[] = [];
   for (const e of entries)
     if (e.ackedUs !== undefined && e.partition !== undefined && e.offset !== undefined) available.push({ partition: e.partition, offset: Number(e.offset), atMs: usToRunMs(e.ackedUs) });
@@ -61,6 +64,7 @@ export function analyseGroup(opts: {
     const first = e.completedUs[0];
     if (first === undefined) continue;
     const at = usToRunMs(e.intendedUs);
+    if (at < measureFromMs) continue;
     const b = faultStartMs === null || at < faultStartMs ? "before" : faultEndMs !== null && at >= faultEndMs ? "after" : "during";
     buckets[b].push((first - e.intendedUs) / 1000);
   }

@@ -75,3 +75,8 @@ export function limitDir(dir: string, sizeMb: number): AsyncDisposable & { dir: 
     },
   };
 }
+
+/** Disposes each item, whatever the others do. */
+export async function disposeAll(items: (AsyncDisposable | undefined)[]): Promise<void> {
+  await Promise.allSettled(items.map((i) => i?.[Symbol.asyncDispose]()));
+}

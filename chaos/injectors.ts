@@ -147,7 +147,7 @@ export function targetView(ctx: ChaosContext): TargetView {
       // KRaft brokers report a random broker as "controller" in metadata, so ask the quorum itself.
       const out = await runTool("kafka-metadata-quorum", kafkaJavaArgv(k, 128, "org.apache.kafka.tools.MetadataQuorumCommand", ["--bootstrap-server", r.bootstrap(LAB_CLASS), "describe", "--status"]), {
         hint: "the quorum may have no leader right now",
-        timeoutMs: 30_000,
+        timeoutMs: 15_000,
       });
       const m = /LeaderId:\s*(\d+)/.exec(out);
       if (!m) throw new Error(`no LeaderId in: ${out.slice(0, 300)}`);

@@ -50,10 +50,14 @@ export class FaultSchedule {
   #tasks: Promise<void>[] = [];
   #startedAt: number | undefined;
 
-  constructor(faults: FaultSpec[], inject: Injector, clock: ChaosClock) {
+  readonly #onChange: (r: FaultRecord) => void;
+
+  /** `onChange` hears of every injection and heal (the runner prints them). */
+  constructor(faults: FaultSpec[], inject: Injector, clock: ChaosClock, onChange: (r: FaultRecord) => void = () => {}) {
     this.#faults = faults;
     this.#inject = inject;
     this.#clock = clock;
+    this.#onChange = onChange;
   }
 
   /** Starts the schedule now (fault `at` times count from here); returns when every fault was healed or skipped. */
@@ -83,6 +87,7 @@ export class FaultSchedule {
       injection = await this.#inject(f);
       rec.target = injection.target;
       if (injection.details) rec.details = { ...injection.details };
+      this.#onChange({ ...rec });
       await this.#clock.sleep(origin + f.at + f.duration - this.#clock.now(), stop);
     } catch (e) {
       rec.outcome = `inject-failed: ${message(e)}`;
@@ -98,6 +103,7 @@ export class FaultSchedule {
         }
       }
       rec.endMs = Math.round(this.#clock.now());
+      this.#onChange({ ...rec });
     }
   }
 

@@ -116,7 +116,9 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
       const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed };
-      chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0));
+      chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
+        info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
+      );
       chaos.start(abort.signal).catch(() => {});
       info(`fault schedule: ${faults.length} fault(s), the first at +${(Math.min(...faults.map((f) => f.at)) / 1000).toFixed(0)} s`);
     }
@@ -165,6 +167,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
             usToRunMs: (us) => us / 1000 - t0,
             faults: chaos.timeline(),
             endMs: Math.round(performance.now() - t0),
+            ...(trafficStartMs !== null ? { measureFromMs: trafficStartMs + workload.warmupMs } : {}),
           }),
         }
       : {}),

@@ -26,8 +26,12 @@ export interface VariantResult {
 }
 
 export interface Comparison {
-  /** Variant names, least stalled first. */
-  byLongestStall: string[];
+  /**
+   * Variant names, least stalled first: by the sum over partitions of each partition's longest stall, then by the
+   * longest stall. The sum matters because partitions led by the coordinator broker stall for the whole fault in
+   * every variant (their fetches share the faulted link), so the longest stall alone hides what the settings change.
+   */
+  byStall: string[];
   leastStall: string | null;
   rows: {
     name: string;
@@ -35,6 +39,8 @@ export interface Comparison {
     rebalanceMs: number;
     longestRebalanceMs: number;
     longestStallMs: number;
+    medianStallMs: number;
+    totalStallMs: number;
     partitionsStalledOver10s: number;
     duringP99: number | null;
     duringMax: number | null;
@@ -46,6 +52,13 @@ export interface Comparison {
   differ: boolean;
   note: string;
 }
+
+const median = (v: number[]): number => {
+  if (v.length === 0) return 0;
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return Math.round(s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2);
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -79,6 +92,8 @@ export function compareVariants(variants: VariantResult[]): Comparison {
       rebalanceMs: rb.reduce((n, r) => n + r.durationMs, 0),
       longestRebalanceMs: Math.max(0, ...rb.map((r) => r.durationMs)),
       longestStallMs: v.longestStallMs ?? 0,
+      medianStallMs: median((v.stalls ?? []).map((s) => s.longestMs)),
+      totalStallMs: Math.round((v.stalls ?? []).reduce((n, s) => n + s.longestMs, 0)),
       partitionsStalledOver10s: (v.stalls ?? []).filter((s) => s.longestMs > 10_000).length,
       duringP99: v.clearanceMs?.during.p99 ?? null,
       duringMax: v.clearanceMs?.during.max ?? null,
@@ -87,19 +102,20 @@ export function compareVariants(variants: VariantResult[]): Comparison {
       duplicated: v.counts?.duplicated ?? 0,
     };
   });
-  const byLongestStall = [...rows].sort((a, b) => a.longestStallMs - b.longestStallMs || a.rebalanceMs - b.rebalanceMs).map((r) => r.name);
-  const stalls = rows.map((r) => r.longestStallMs);
+  const byStall = [...rows].sort((a, b) => a.totalStallMs - b.totalStallMs || a.longestStallMs - b.longestStallMs).map((r) => r.name);
+  const stalls = rows.map((r) => r.medianStallMs);
   const spread = stalls.length ? Math.max(...stalls) - Math.min(...stalls) : 0;
   const counts = new Set(rows.map((r) => r.rebalances));
   // Two seconds is well above the run-to-run noise of a stall measured from 50/s traffic on 12 partitions.
   const differ = rows.length > 1 && (spread > 2_000 || counts.size > 1);
+  const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const note =
     rows.length < 2
       ? "fewer than two variants ran: nothing to compare"
       : differ
-        ? `longest stalls ${rows.map((r) => `${r.name} ${(r.longestStallMs / 1000).toFixed(1)} s`).join(", ")}; rebalances ${rows.map((r) => `${r.name} ${r.rebalances}`).join(", ")}`
-        : "the variants did not measurably differ (longest stalls within 2 s, same number of rebalances): see the per-variant figures";
-  return { byLongestStall, leastStall: byLongestStall[0] ?? null, rows, differ, note };
+        ? `median partition stall ${rows.map((r) => `${r.name} ${s1(r.medianStallMs)}`).join(", ")}; longest ${rows.map((r) => `${r.name} ${s1(r.longestStallMs)}`).join(", ")}; rebalances ${rows.map((r) => `${r.name} ${r.rebalances}`).join(", ")}`
+        : "the variants did not measurably differ (median partition stalls within 2 s, same number of rebalances): see the per-variant figures";
+  return { byStall, leastStall: byStall[0] ?? null, rows, differ, note };
 }
 
 function summarise(v: VariantResult, r: RunResult | undefined): VariantResult {
@@ -158,10 +174,14 @@ export async function runVariants(s: Scenario, o: RunOverrides): Promise<ExitCod
   }
   const file = writeVariants(dir, s, startedAt, t0, results, "completed");
   const c = compareVariants(results);
-  const lines = [`scenario ${s.name}: ${list.length} variant(s)`, "  variant               rebalances  longest rebalance s  longest stall s  during p99 ms  during max ms  after p99 ms  lost  dup"];
+  const lines = [
+    `scenario ${s.name}: ${list.length} variant(s)`,
+    "  variant          rebalances  longest rebalance s  median stall s  longest stall s  during p99 ms  during max ms  after p99 ms  lost   dup",
+  ];
+  const sec = (ms: number) => (ms / 1000).toFixed(1);
   for (const r of c.rows)
     lines.push(
-      `  ${r.name.padEnd(21)} ${String(r.rebalances).padStart(10)} ${(r.longestRebalanceMs / 1000).toFixed(1).padStart(20)} ${(r.longestStallMs / 1000).toFixed(1).padStart(16)} ${String(r.duringP99 ?? "n/a").padStart(14)} ${String(r.duringMax ?? "n/a").padStart(14)} ${String(r.afterP99 ?? "n/a").padStart(13)} ${String(r.lost).padStart(5)} ${String(r.duplicated).padStart(4)}`,
+      `  ${r.name.padEnd(16)} ${String(r.rebalances).padStart(10)} ${sec(r.longestRebalanceMs).padStart(20)} ${sec(r.medianStallMs).padStart(15)} ${sec(r.longestStallMs).padStart(16)} ${String(r.duringP99 ?? "n/a").padStart(14)} ${String(r.duringMax ?? "n/a").padStart(14)} ${String(r.afterP99 ?? "n/a").padStart(13)} ${String(r.lost).padStart(5)} ${String(r.duplicated).padStart(5)}`,
     );
   lines.push(`  least stall: ${c.leastStall ?? "n/a"}; ${c.note}`, `  result: ${file}`);
   process.stdout.write(`${lines.join("\n")}\n`);
