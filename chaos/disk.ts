@@ -27,7 +27,8 @@ const isMountPoint = (dir: string): boolean => statSync(dir).dev !== statSync(di
 export async function fillDisk(dir: string, percent: number): Promise<{ details: Record<string, unknown>; heal(): Promise<Record<string, unknown>> }> {
   if (!isMountPoint(dir)) throw new Error(`${dir} is not a size-limited mount: disk-fill only fills a filesystem made for it (limitDir)`);
   const before = usage(dir);
-  const want = Math.max(0, Math.ceil((before.totalBytes * percent) / 100 - before.usedBytes));
+  // 100 % means "until the filesystem refuses": blocks reserved for root would otherwise stay free.
+  const want = percent >= 100 ? Number.POSITIVE_INFINITY : Math.max(0, Math.ceil((before.totalBytes * percent) / 100 - before.usedBytes));
   const file = join(dir, FILLER);
   const fd = openSync(file, "a");
   const chunk = Buffer.alloc(1 << 20, 0x5a);

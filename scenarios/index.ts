@@ -1,7 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
-import { heartbeatIncident } from "./heartbeat-incident.ts";
+import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import type { Scenario } from "./scenario.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
@@ -9,6 +9,7 @@ export const scenarios: Record<string, Scenario> = {
   [clearanceSmoke.name]: clearanceSmoke,
   [chaosSmoke.name]: chaosSmoke,
   [heartbeatIncident.name]: heartbeatIncident,
+  [heartbeatIncidentShort.name]: heartbeatIncidentShort,
 };
 
 export function findScenario(name: string): Scenario {

@@ -76,6 +76,11 @@ export class StartedRegistry implements AsyncDisposable {
           QUARKUS_HTTP_ACCESS_LOG_ENABLED: "false",
           QUARKUS_LOG_CATEGORY__IO_APICURIO_REGISTRY_LOGGING_AUDIT__LEVEL: "WARN",
           QUARKUS_OTEL_SDK_DISABLED: "true",
+          // Quarkus's management interface (health, metrics) binds the fixed port 9000 on every address by
+          // default: two registries on one machine (two runs, or a test beside a run) would clash. It is fixed
+          // on at build time, so it gets a random loopback port instead; the lab checks readiness on the API.
+          QUARKUS_MANAGEMENT_HOST: opts.bind.host,
+          QUARKUS_MANAGEMENT_PORT: "0",
           ...storageEnv,
         },
       },
