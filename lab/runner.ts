@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
+import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
@@ -108,7 +109,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ]);
   };
 
+  const mounts: AsyncDisposable[] = [];
   try {
+    for (const [node, mb] of Object.entries(scenario.logDirLimitsMb ?? {})) {
+      const region = topology.regions.find((r) => r.nodes.some((n) => n.id === node));
+      if (!region) throw new BadInputError(`scenario ${scenario.name}`, [`logDirLimitsMb.${node}: no such node in topology ${topology.name}`], "name a node of the topology");
+      mounts.push(limitDir(join(runDir, region.name, node, "data"), mb));
+    }
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
     flow = new ClearanceFlow({ workload, region: mesh.region(), recorder });
     await untilAborted(flow.start(supervisor, runDir));
@@ -190,6 +197,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   await withTimeout(flow?.[Symbol.asyncDispose](), 20_000);
   await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
   await supervisor.stopAll();
+  await disposeAll(mounts);
   down("nothing left running");
   uninstall();
 

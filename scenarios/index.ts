@@ -1,6 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
+import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -8,6 +9,7 @@ import type { Scenario } from "./scenario.ts";
 export const scenarios: Record<string, Scenario> = {
   [clearanceSmoke.name]: clearanceSmoke,
   [chaosSmoke.name]: chaosSmoke,
+  [diskExhaustion.name]: diskExhaustion,
   [heartbeatIncident.name]: heartbeatIncident,
   [heartbeatIncidentShort.name]: heartbeatIncidentShort,
 };
