@@ -260,28 +260,28 @@ async function processFault(ctx: ChaosContext, f: FaultSpec, r: Resolved): Promi
   return { target, heal: back };
 }
 
-/** Restarts the nodes one at a time, each after the previous one is back in the cluster and `intervalMs` passed. */
+/**
+ * Restarts the nodes one at a time, each after the previous one is back in the cluster and `intervalMs` passed.
+ * The round is the fault: the heal waits until every node went through it (a half-restarted region is no state
+ * to leave a mesh in), and starts any node still down.
+ */
 function rollingRestart(ctx: ChaosContext, ids: string[], intervalMs: number): Injection {
   const nodes = nodesById(ctx, ids);
-  let stopping = false;
   const steps: { node: string; downMs: number; rejoinMs: number }[] = [];
   const loop = (async () => {
-    for (const { node, region } of nodes) {
-      if (stopping) break;
+    for (const [i, { node, region }] of nodes.entries()) {
+      if (i > 0) await sleep(intervalMs);
       const t0 = Date.now();
       await node.stop();
       node.start();
       const rejoinMs = await waitForBroker(region, node.plan.spec.nodeId);
       steps.push({ node: node.id, downMs: Date.now() - t0, rejoinMs });
-      const until = Date.now() + intervalMs;
-      while (!stopping && Date.now() < until) await sleep(Math.min(200, until - Date.now()));
     }
   })();
   loop.catch(() => {});
   return {
     target: ids.join(","),
     heal: async () => {
-      stopping = true;
       const err = await loop.then(() => undefined, (e: unknown) => e);
       for (const { node } of nodes) if (!node.running()) await startAgain(node);
       if (err) throw err;

@@ -197,12 +197,11 @@ describe("faults on a real region", () => {
     expect(node?.process?.pid).not.toBe(pid);
     const pids = mesh.region().nodes.map((n) => n.process?.pid);
     const rolling = await inject({ kind: "rolling-restart", target: { region: "syd" }, intervalMs: "1s", duration: 0 });
-    // The restarts run in the background; the heal waits for the round to finish.
-    const healed = (await rolling.heal()) as { steps: { node: string }[] };
-    // A heal at duration 0 stops the round early: it finishes the node it is on and starts any stopped node.
-    expect(healed.steps.length).toBeGreaterThanOrEqual(1);
+    // The restarts run in the background; the heal waits for the whole round.
+    const healed = (await rolling.heal()) as { steps: { node: string; rejoinMs: number }[] };
+    expect(healed.steps.map((x) => x.node)).toEqual(["syd-1", "syd-2", "syd-3"]);
     expect(mesh.region().nodes.every((n) => n.running())).toBe(true);
-    expect(mesh.region().nodes[0]?.process?.pid).not.toBe(pids[0]);
+    expect(mesh.region().nodes.map((n) => n.process?.pid).filter((p, i) => p === pids[i])).toEqual([]);
   });
 
   it("disk exhaustion: at 85 % writes go on, at 100 % the broker fails its log dir; acknowledged writes survive and the heal recovers", async () => {
