@@ -121,6 +121,19 @@ class KafkaJsApiConsumer implements Consumer {
   }
 }
 
+/**
+ * Observes rebalances without changing them: the promisified consumer calls a user `rebalance_cb` first and then
+ * applies the assignment itself (returning nothing keeps its default behaviour).
+ */
+const rebalanceTap =
+  (on: NonNullable<ConsumerOptions["onRebalance"]>) =>
+  (err: { code: number }, assignment: { topic: string; partition: number }[], fns: { assignmentLost(): boolean }) => {
+    const type = err.code === ckjs.CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked";
+    try {
+      on({ type, partitions: assignment.map((t) => ({ topic: t.topic, partition: t.partition })), lost: type === "revoked" && fns.assignmentLost() });
+    } catch {}
+  };
+
 const groupStates: Record<number, GroupState["state"]> = {
   [ConsumerGroupStates.STABLE]: "stable",
   [ConsumerGroupStates.PREPARING_REBALANCE]: "rebalancing",
@@ -171,6 +184,7 @@ class ConfluentAdmin implements Admin {
     const g = groups[0];
     if (!g || g.error) return { state: "unknown", members: [] };
     return {
+      ...(g.coordinator ? { coordinator: g.coordinator.id } : {}),
       state: groupStates[g.state] ?? "unknown",
       members: g.members.map((m) => ({
         clientId: m.clientId,
@@ -206,6 +220,7 @@ export const confluentDriver: KafkaDriver = {
       "auto.offset.reset": "earliest",
       kafkaJS: { logger: quietLogger(opts.clientId) as never },
       ...opts.props,
+      ...(opts.onRebalance ? { rebalance_cb: rebalanceTap(opts.onRebalance) } : {}),
     } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
     await c.connect();
     return new KafkaJsApiConsumer(c, opts.topics, opts.concurrency ?? 1);
