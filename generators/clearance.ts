@@ -283,10 +283,10 @@ export class ClearanceFlow implements AsyncDisposable {
     site.taxEngine = undefined;
     if (!c) return;
     if (how === "close") await c.close();
-    else this.#parked.push(c);
+    else this.#parked.push({ consumer: c, region: site.region });
   }
 
-  readonly #parked: Consumer[] = [];
+  readonly #parked: { consumer: Consumer; region: StartedRegion }[] = [];
 
   /** Waits until a region's Centrelink group and ATO tax engine are stable and own partitions. */
   async waitForGroups(region: string): Promise<void> {
@@ -457,7 +457,9 @@ export class ClearanceFlow implements AsyncDisposable {
     const sites = [...this.#sites.values()];
     await Promise.allSettled([
       ...sites.flatMap((s) => [s.taxEngine?.close(), s.producer?.close(), ...s.engines.map((e) => e.stop())]),
-      ...this.#parked.map((c) => c.close()),
+      // A parked consumer whose region is still gone is left alone: its close would block a worker thread (and
+      // with it the process exit) waiting for brokers that will not answer.
+      ...this.#parked.filter((p) => p.region.nodes.some((n) => n.running())).map((p) => p.consumer.close()),
       ...this.#retired,
     ]);
   }
