@@ -1,3 +1,4 @@
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
@@ -144,6 +145,13 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   for (const n of nodes) n.start();
   const driver = await loadDriver("confluent");
   const admin = async () => driver.admin({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-admin-${plan.name}` });
+  // librdkafka clients made and destroyed against brokers that do not listen yet can trip an assertion inside
+  // librdkafka (rd_kafka_enq_once), which aborts the whole runner: wait for a TCP accept before making one.
+  const listening = async () => {
+    const ends = (plan.bootstrap[LAB_CLASS] ?? "").split(",").filter(Boolean);
+    const ok = await Promise.all(ends.map((e) => accepts(e)));
+    return ok.some(Boolean) ? true : undefined;
+  };
   const expected = brokersOf(regionSpec).length;
   // Until a broker listens, creating the admin client itself fails ("broker transport failure"): retry it too.
   const a = await waitUntil(
@@ -152,7 +160,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       for (const n of nodes)
         if (n.process && !n.running())
           throw await exitedError(n.process, "during start-up", `read ${n.logFile}; a port clash or a bad config override are the usual causes`);
-      return admin().catch(() => undefined);
+      return (await listening()) ? admin().catch(() => undefined) : undefined;
     },
     { timeoutMs: 90_000, intervalMs: 500, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why no broker listens` },
   );
@@ -223,6 +231,11 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
     async restart() {
       const d = progress(`region ${plan.name}: restarting ${nodes.length} nodes and the registry`);
       for (const n of nodes) n.start();
+      await waitUntil(`a broker of ${plan.name} to listen again`, listening, {
+        timeoutMs: 120_000,
+        intervalMs: 300,
+        hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+      });
       // A fresh admin per try: one created while the brokers are still down fails to connect at all.
       await waitUntil(
         `all ${expected} brokers of ${plan.name} back in the cluster metadata`,
@@ -264,4 +277,19 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
   );
   done(registry.ccompatUrl);
   return registry;
+}
+
+/** Whether `host:port` accepts a TCP connection within a second. */
+function accepts(endpoint: string): Promise<boolean> {
+  const [host, port] = [endpoint.slice(0, endpoint.lastIndexOf(":")), Number(endpoint.slice(endpoint.lastIndexOf(":") + 1))];
+  return new Promise((resolve) => {
+    const s = createConnection(port, host);
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once("error", () => done(false));
+    s.once("connect", () => done(true));
+  });
 }
