@@ -141,15 +141,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
     mesh.probe?.sample(1000);
-    lag = new LagSampler({
-      file: join(runDir, "lag.ndjson"),
-      admin: await mesh.region().admin(),
-      targets: [
-        { groupId: workload.centrelink.groupId, topic: workload.topics.assessment },
-        { groupId: workload.ato.groupId, topic: workload.topics.clearance },
-      ],
-      originMs: startedAt.getTime(),
-    });
+    lag = await startLagSampler(mesh, workload, runDir, startedAt.getTime());
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
@@ -305,6 +297,20 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   if (failure !== undefined && status === "failed") throw failure;
   if (status === "interrupted") return ExitCode.interrupted;
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
+}
+
+/** Consumer lag of the Centrelink and ATO groups in every region, once a second, into lag.ndjson. */
+async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, originMs: number): Promise<LagSampler> {
+  const targets = [];
+  for (const r of mesh.regions) {
+    const admin = await r.admin();
+    const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
+    targets.push(
+      { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin },
+      { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin },
+    );
+  }
+  return new LagSampler({ file: join(runDir, "lag.ndjson"), targets, originMs });
 }
 
 /** report.html, junit.xml and summary.md next to result.json; a rendering problem never changes the run's verdict. */

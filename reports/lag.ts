@@ -1,21 +1,22 @@
 import { appendFileSync, writeFileSync } from "node:fs";
 import type { Admin } from "../generators/drivers/driver.ts";
 
-/** One consumer group reading one topic. */
+/** One consumer group reading one topic, through one cluster's admin client; `label` names it in lag.ndjson. */
 export interface LagTarget {
+  label: string;
   groupId: string;
   topic: string;
+  admin: Admin;
 }
 
 /**
  * Samples consumer-group lag once a second through the Kafka admin API and appends each sample to `lag.ndjson`
  * as it is taken (`{"tMs": ms since startedAt, "group": ..., "lag": records}`), so a long run holds nothing in
- * memory and a crash keeps every sample. The sampler owns its admin client and closes it on `stop()`. A sample that fails (a broker down during a fault) is skipped, not
+ * memory and a crash keeps every sample. The sampler owns the targets' admin clients and closes them on `stop()`. A sample that fails (a broker down during a fault) is skipped, not
  * fatal: the gap in the series shows it. Samples never overlap; a slow one delays the next.
  */
 export class LagSampler {
   readonly #file: string;
-  readonly #admin: Admin;
   readonly #targets: LagTarget[];
   readonly #originMs: number;
   readonly #now: () => number;
@@ -25,9 +26,8 @@ export class LagSampler {
   samples = 0;
   failures = 0;
 
-  constructor(opts: { file: string; admin: Admin; targets: LagTarget[]; originMs: number; intervalMs?: number; now?: () => number }) {
+  constructor(opts: { file: string; targets: LagTarget[]; originMs: number; intervalMs?: number; now?: () => number }) {
     this.#file = opts.file;
-    this.#admin = opts.admin;
     this.#targets = opts.targets;
     this.#originMs = opts.originMs;
     this.#now = opts.now ?? Date.now;
@@ -48,7 +48,7 @@ export class LagSampler {
     await Promise.all(
       this.#targets.map(async (t) => {
         try {
-          lines.push(JSON.stringify({ tMs, group: t.groupId, lag: await this.#admin.groupLag(t.groupId, t.topic) }));
+          lines.push(JSON.stringify({ tMs, group: t.label, lag: await t.admin.groupLag(t.groupId, t.topic) }));
         } catch {
           this.failures++;
         }
@@ -58,11 +58,11 @@ export class LagSampler {
     this.samples++;
   }
 
-  /** Stops sampling (waits for a sample in progress) and closes the admin client. */
+  /** Stops sampling (waits for a sample in progress) and closes the admin clients. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#inFlight?.catch(() => {});
-    await this.#admin.close().catch(() => {});
+    await Promise.allSettled([...new Set(this.#targets.map((t) => t.admin))].map((a) => a.close()));
   }
 }

@@ -193,6 +193,10 @@ function countsTable(run: RunData): string {
     ["completed", String(c.completed)],
     ["lost (acked, never completed)", ids("lost", c.lost, ev.lost.map(esc))],
     ["duplicated (completed more than once)", ids("duplicated", c.duplicated, ev.duplicated.map((d) => `${esc(d.eventId)} x${d.times}`))],
+    [
+      "business duplicates (processed more than once)",
+      c.businessDuplicates === undefined ? "not recorded" : ids("business-duplicates", c.businessDuplicates, (ev.businessDuplicates ?? []).map((d) => `${esc(d.eventId)} x${d.processings}`)),
+    ],
     ["DLQ (dead-lettered)", typeof dlq === "number" ? String(dlq) : "not recorded by this scenario"],
     ["produce errors", ids("errors", c.errors, ev.errors.map((e) => `${esc(e.eventId)}: ${esc(e.error)}`))],
     ["unexpected responses", ids("unexpected", c.unexpected, ev.unexpected.map((u) => `${esc(u.eventId ?? "(no id)")}: ${esc(u.reason)} at ${esc(u.where)}`))],

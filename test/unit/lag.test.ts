@@ -41,10 +41,9 @@ describe("LagSampler", () => {
     let now = 1_000;
     const s = new LagSampler({
       file: join(dir, "lag.ndjson"),
-      admin,
       targets: [
-        { groupId: "a", topic: "t1" },
-        { groupId: "flaky", topic: "t2" },
+        { label: "a", groupId: "a", topic: "t1", admin },
+        { label: "flaky", groupId: "flaky", topic: "t2", admin },
       ],
       originMs: 0,
       intervalMs: 5,

@@ -143,12 +143,13 @@ describe("CI outputs", { timeout: 30_000 }, () => {
       "meshlab.sample.slo: latencyMs.clearance.p99 &lt;= 300",
       "meshlab.sample.slo: counts.lost &lt;= 0",
       "meshlab.sample.checker: no acknowledged request lost",
+      "meshlab.sample.checker: no request processed twice by the business logic",
       "meshlab.sample.checker: no request completed twice",
       "meshlab.sample.checker: no unexpected response",
       "meshlab.sample.checker: no final produce error",
       "meshlab.sample.run: run completed",
     ]);
-    expect(xml).toMatch(/<testsuites name="meshlab" tests="8" failures="3"/);
+    expect(xml).toMatch(/<testsuites name="meshlab" tests="9" failures="3"/);
     expect(xml).toContain(run.result.checker.evidence.lost[0]);
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>')).toBe(true);
   });
