@@ -7,6 +7,8 @@ export interface LagTarget {
   groupId: string;
   topic: string;
   admin: Admin;
+  /** Whether the target's cluster is up at all; a target that is not is skipped (a gap in the series). */
+  live?: () => boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export class LagSampler {
     const lines: string[] = [];
     await Promise.all(
       this.#targets.map(async (t) => {
+        if (t.live && !t.live()) return;
         try {
           lines.push(JSON.stringify({ tMs, group: t.label, lag: await t.admin.groupLag(t.groupId, t.topic) }));
         } catch {
