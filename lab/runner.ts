@@ -305,9 +305,10 @@ async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, orig
   for (const r of mesh.regions) {
     const admin = await r.admin();
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
-    // A region whose every node is gone (a region failover) is not asked: requests that can only time out, every
-    // second, are what trips librdkafka's admin-request assertion.
-    const live = () => r.nodes.some((n) => n.running());
+    // A region that is gone (a region failover) is not asked until it is back: coordinator requests that time out
+    // while its brokers die or restart trip an assertion in librdkafka's admin code (rd_kafka_enq_once), which
+    // aborts the runner.
+    const live = () => r.ready();
     targets.push(
       { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin, live },
       { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin, live },

@@ -28,6 +28,8 @@ export interface StartedRegion {
   admin(): Promise<Admin>;
   /** SIGKILL of every Kafka node and the registry of the region: a region lost at once. */
   kill(): void;
+  /** False from `kill()` until `restart()` has every broker back: whether clients should ask the region at all. */
+  ready(): boolean;
   /** Starts the region's nodes and registry again on their own data, and waits until every broker is back. */
   restart(): Promise<void>;
 }
@@ -212,6 +214,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   }
 
   let registry = await registryStarting;
+  let ready = true;
   return {
     plan,
     nodes,
@@ -224,7 +227,9 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       return b;
     },
     admin,
+    ready: () => ready,
     kill() {
+      ready = false;
       for (const n of nodes) n.kill();
       registry.process.signal("SIGKILL");
     },
@@ -254,6 +259,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       );
       // The mesh's disposal stops each region's current registry, so this one needs no group of its own.
       registry = await startRegistry(spec, plan, supervisor, new DisposableGroup());
+      ready = true;
       d("back");
     },
   };
