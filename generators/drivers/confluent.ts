@@ -229,9 +229,17 @@ export const confluentDriver: KafkaDriver = {
   async admin({ bootstrap, clientId }): Promise<Admin> {
     const kafka = new KafkaJS.Kafka({});
     const admin = kafka.admin({ "bootstrap.servers": bootstrap, "client.id": clientId, kafkaJS: { logger: quietLogger(clientId) as never } } as ckjs.KafkaJS.AdminConstructorConfig);
-    await admin.connect();
     const meta = new RdProducer({ "bootstrap.servers": bootstrap, "client.id": `${clientId}-metadata` });
-    await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    try {
+      await admin.connect();
+      await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      // A client that failed to connect still holds librdkafka threads: left to the garbage collector, its
+      // finalizer can crash the process (seen as a segfault while a region restarts). Destroy both explicitly.
+      await admin.disconnect().catch(() => {});
+      await new Promise<void>((resolve) => meta.disconnect(5_000, () => resolve()));
+      throw e;
+    }
     return new ConfluentAdmin(admin, meta);
   },
 };

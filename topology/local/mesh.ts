@@ -241,23 +241,21 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
         intervalMs: 300,
         hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
       });
-      // A fresh admin per try: one created while the brokers are still down fails to connect at all.
-      await waitUntil(
-        `all ${expected} brokers of ${plan.name} back in the cluster metadata`,
-        async () => {
-          const b = await admin().catch(() => undefined);
-          if (!b) return undefined;
-          try {
-            return (await b.brokers()).length === expected ? true : undefined;
-          } catch {
-            return undefined;
-          } finally {
-            await b.close().catch(() => {});
-          }
-        },
-        { timeoutMs: 120_000, intervalMs: 500, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back` },
-      );
-      // The mesh's disposal stops each region's current registry, so this one needs no group of its own.
+      // One admin client, made once a broker accepts connections, polls until every broker is back.
+      const b = await waitUntil(`an admin connection to ${plan.name}`, async () => admin().catch(() => undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 1_000,
+        hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+      });
+      try {
+        await waitUntil(`all ${expected} brokers of ${plan.name} back in the cluster metadata`, async () => ((await b.brokers().catch(() => [])).length === expected ? true : undefined), {
+          timeoutMs: 120_000,
+          intervalMs: 500,
+          hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+        });
+      } finally {
+        await b.close().catch(() => {});
+      }
       registry = await startRegistry(spec, plan, supervisor, new DisposableGroup());
       ready = true;
       d("back");
