@@ -286,7 +286,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   // Clients first, while the brokers can still answer their leave-group and close calls: a librdkafka consumer
   // whose brokers are gone can block a worker thread for ever, and with it the process exit.
   await withTimeout(flow?.[Symbol.asyncDispose](), 20_000);
-  await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
+  // Bounded: a component's stop is bounded by the supervisor below, a stuck client close is not.
+  await withTimeout(mesh ? Promise.resolve(mesh[Symbol.asyncDispose]()) : undefined, 90_000);
   await supervisor.stopAll();
   await disposeAll(mounts);
   down("nothing left running");

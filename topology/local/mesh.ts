@@ -126,7 +126,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     },
     async [Symbol.asyncDispose]() {
       // librdkafka clients whose brokers are gone can block a worker thread, and with it the process exit.
-      await probe?.[Symbol.asyncDispose]();
+      await Promise.race([probe?.[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 15_000))]);
       await Promise.allSettled([moved.disposeAsync(), ...regions.map((r) => r.registry.process.stop())]);
     },
   };
@@ -236,11 +236,23 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
     async restart() {
       const d = progress(`region ${plan.name}: restarting ${nodes.length} nodes and the registry`);
       for (const n of nodes) n.start();
-      await waitUntil(`a broker of ${plan.name} to listen again`, listening, {
-        timeoutMs: 120_000,
-        intervalMs: 300,
-        hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
-      });
+      const stillUp = async () => {
+        for (const n of nodes)
+          if (n.process && !n.running())
+            throw await exitedError(n.process, "while the region restarted", `read ${n.logFile}; "Address already in use" means another process took its port while it was down`);
+      };
+      await waitUntil(
+        `a broker of ${plan.name} to listen again`,
+        async () => {
+          await stillUp();
+          return listening();
+        },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 300,
+          hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+        },
+      );
       // One admin client, made once a broker accepts connections, polls until every broker is back.
       const b = await waitUntil(`an admin connection to ${plan.name}`, async () => admin().catch(() => undefined), {
         timeoutMs: 120_000,
@@ -248,11 +260,18 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
         hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
       });
       try {
-        await waitUntil(`all ${expected} brokers of ${plan.name} back in the cluster metadata`, async () => ((await b.brokers().catch(() => [])).length === expected ? true : undefined), {
-          timeoutMs: 120_000,
-          intervalMs: 500,
-          hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
-        });
+        await waitUntil(
+          `all ${expected} brokers of ${plan.name} back in the cluster metadata`,
+          async () => {
+            await stillUp();
+            return (await b.brokers().catch(() => [])).length === expected ? true : undefined;
+          },
+          {
+            timeoutMs: 120_000,
+            intervalMs: 500,
+            hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+          },
+        );
       } finally {
         await b.close().catch(() => {});
       }
