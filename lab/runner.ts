@@ -309,7 +309,13 @@ async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, orig
     // A region that is gone (a region failover) is not asked until it is back: coordinator requests that time out
     // while its brokers die or restart trip an assertion in librdkafka's admin code (rd_kafka_enq_once), which
     // aborts the runner.
-    const live = () => r.ready();
+    // Once killed it stays out: a restarted region's coordinators are still loading when the first requests come,
+    // which trips the same assertion (seen after every failback), so its lag series ends at the kill.
+    let killed = false;
+    const live = () => {
+      if (!r.ready()) killed = true;
+      return !killed;
+    };
     targets.push(
       { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin, live },
       { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin, live },

@@ -116,7 +116,9 @@ async function failoverBody(ctx: ScenarioContext): Promise<void> {
   await flow.stopTaxEngine(t.secondary, "close");
   flow.startEngines(t.secondary, [w.topics.assessment]);
   await flow.startTaxEngine(t.secondary, [w.topics.clearance]);
-  await flow.waitForGroups(t.primary);
+  // Only the secondary's groups are awaited: describing a group on the just-restarted primary sends coordinator
+  // requests while its coordinators are still loading, which trips an assertion in librdkafka 2.15.1's admin code
+  // (rd_kafka_enq_once) and aborts the runner. The primary's engines join on their own.
   await flow.waitForGroups(t.secondary);
   ctx.mark("failback-complete", { region: t.primary });
   ctx.phase("after-failback");
