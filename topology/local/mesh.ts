@@ -95,7 +95,17 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   const driver = await loadDriver("confluent");
   const admin = async () => driver.admin({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-admin-${plan.name}` });
   const expected = brokersOf(regionSpec).length;
-  const a = await admin();
+  // Until a broker listens, creating the admin client itself fails ("broker transport failure"): retry it too.
+  const a = await waitUntil(
+    `an admin connection to ${plan.name}`,
+    async () => {
+      for (const n of nodes)
+        if (n.process && !n.running())
+          throw await exitedError(n.process, "during start-up", `read ${n.logFile}; a port clash or a bad config override are the usual causes`);
+      return admin().catch(() => undefined);
+    },
+    { timeoutMs: 90_000, intervalMs: 500, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why no broker listens` },
+  );
   try {
     // Brokers are unfenced, and so listed in metadata, only once the controller quorum has elected a leader.
     await waitUntil(
