@@ -3,6 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
+import { loadDriver } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
@@ -14,6 +15,7 @@ import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
 import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
+import { LAB_CLASS } from "../topology/plan.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
@@ -253,11 +255,17 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
 }
 
-/** Consumer lag of the Centrelink and ATO groups in every region, once a second, into lag.ndjson. */
+/**
+ * Consumer lag of the Centrelink and ATO groups in every region, once a second, into lag.ndjson. Through the pure-JS
+ * kafkajs admin on the lab listener, whatever the run's driver: a librdkafka admin client held across a region's
+ * kill and restart aborts the whole runner (assertion `eonce->refcnt > 0` in rd_kafka_enq_once_del_source_return,
+ * seen twice in region-failover), and a lag sample is not worth a run.
+ */
 async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, originMs: number): Promise<LagSampler> {
+  const kafkajs = await loadDriver("kafkajs");
   const targets = [];
   for (const r of mesh.regions) {
-    const admin = await r.admin();
+    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}` });
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
     targets.push(
       { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin },

@@ -78,7 +78,8 @@ export class LagSampler {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
-    await Promise.allSettled([...this.#inFlight]);
+    // A sample against a cluster that is down can retry for a while; the run's end does not wait for it.
+    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, 5_000).unref())]);
     await Promise.allSettled([...new Set(this.#targets.map((t) => t.admin))].map((a) => a.close()));
   }
 }
