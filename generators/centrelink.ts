@@ -4,6 +4,7 @@
  * returns only once the response is acknowledged, so an offset is committed only for answered assessments
  * (at-least-once). Run as: node generators/centrelink.ts '<json EngineConfig>'.
  */
+import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
 import { Codec } from "./codec.ts";
@@ -32,6 +33,13 @@ export interface EngineConfig {
   region?: string;
   /** Partitions handled at once. */
   concurrency?: number;
+  /** Bootstrap for the consumer when it has its own client class (so chaos can fault one member's links). */
+  consumerBootstrap?: string;
+  /**
+   * NDJSON file for the lab's history: every assignment change and every consumed record, with epoch ms
+   * (`ms`). The rebalance and stall figures are computed from it after the run.
+   */
+  eventsFile?: string;
 }
 
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
@@ -45,19 +53,28 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   const debts = new DebtRegistry(cfg.seed, population(cfg.seed, cfg.population));
   const f = newFaker(cfg.seed * 1000 + Number(/\d+$/.exec(cfg.instance)?.[0] ?? 0));
   const producer = await driver.producer({ bootstrap: cfg.bootstrap, clientId: `${cfg.instance}-producer` });
+  // Written synchronously: a member killed with SIGKILL must not take its last events with it.
+  const history = (e: Record<string, unknown>) => {
+    if (cfg.eventsFile) appendFileSync(cfg.eventsFile, `${JSON.stringify({ ms: Date.now(), ...e })}\n`);
+  };
   const consumer = await driver.consumer({
-    bootstrap: cfg.bootstrap,
+    bootstrap: cfg.consumerBootstrap ?? cfg.bootstrap,
     clientId: cfg.instance,
     groupId: cfg.groupId,
     topics: cfg.sources ?? [cfg.topics.assessment],
     props: cfg.consumer,
     // Partitions are answered concurrently (each in order): one slow produce ack must not hold up the others.
     concurrency: cfg.concurrency ?? 1,
+    onRebalance: (e) => {
+      history({ type: e.type, lost: e.lost, partitions: e.partitions.filter((t) => t.topic === cfg.topics.assessment).map((t) => t.partition) });
+      emit(e.type, { partitions: e.partitions.map((t) => t.partition), lost: e.lost });
+    },
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
   const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0, waitedForClaim: 0 };
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
+    history({ type: "consumed", p: r.partition, o: Number(r.offset) });
     const delivered = r.headers["event-id"];
     if (delivered) {
       let waited = false;

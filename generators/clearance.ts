@@ -6,6 +6,7 @@ import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../
 import type { LatencyRecorder } from "../reports/hdr.ts";
 import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
+import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { ASSESSMENT_SCHEMA, Codec, RESPONSE_SCHEMA } from "./codec.ts";
 import { AssessmentFactory, type ClearanceResponse, population } from "./domain.ts";
@@ -61,6 +62,9 @@ export class ClearanceFlow implements AsyncDisposable {
   readonly #sites = new Map<string, Site>();
   readonly #pending = new Map<string, Pending>();
   readonly #retired: Promise<unknown>[] = [];
+  readonly #engineByName = new Map<string, ProcessHandle>();
+  /** Every engine's history file (assignments and consumed records), for the rebalance and stall figures. */
+  readonly engineEventFiles: string[] = [];
   /** Regions taking writes; each taxpayer (key) belongs to one of them. */
   #writeRegions: string[];
   #supervisor: Supervisor | undefined;
@@ -141,9 +145,6 @@ export class ClearanceFlow implements AsyncDisposable {
    * topic). Engines write their responses to the clearance topic of their own region.
    */
   startEngines(region: string, sources: string[] = [this.#w.topics.assessment], instances = this.#w.centrelink.instances): ProcessHandle[] {
-    const w = this.#w;
-    const supervisor = this.#supervisor;
-    if (!supervisor) throw new Error("ClearanceFlow.startEngines before start");
     const site = this.#site(region);
     site.generation++;
     const single = this.#mesh.regions.length === 1;
@@ -151,31 +152,76 @@ export class ClearanceFlow implements AsyncDisposable {
     for (let i = 1; i <= instances; i++) {
       // One region keeps the plain names (centrelink-1 ...); with several, the region and generation are in the name.
       const name = single && site.generation === 1 ? `centrelink-${i}` : `centrelink-${region}${site.generation > 1 ? `-g${site.generation}` : ""}-${i}`;
-      const cfg: EngineConfig = {
-        instance: name,
-        driver: w.driver,
-        bootstrap: site.region.bootstrap("centrelink"),
-        registryUrl: site.region.registry.ccompatUrl,
-        responseSchemaId: this.#responseSchemaId,
-        groupId: w.centrelink.groupId,
-        consumer: w.centrelink.consumer,
-        seed: w.seed,
-        population: w.population,
-        debtCheckMs: w.centrelink.debtCheckMs,
-        topics: w.topics,
-        sources,
-        region,
-        concurrency: w.centrelink.concurrency,
-        ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
-      };
-      const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
-        logFile: join(this.#runDir, `${name}.log`),
-        stopGraceMs: 5_000,
-      });
-      site.engines.push(h);
-      started.push(h);
+      started.push(this.#spawnEngine(region, name, sources));
     }
     return started;
+  }
+
+  #spawnEngine(region: string, name: string, sources: string[]): ProcessHandle {
+    const w = this.#w;
+    const supervisor = this.#supervisor;
+    if (!supervisor) throw new Error("ClearanceFlow: engines start after start()");
+    const site = this.#site(region);
+    const klass = this.#consumerClass(site, name);
+    const cfg: EngineConfig = {
+      instance: name,
+      driver: w.driver,
+      bootstrap: site.region.bootstrap("centrelink"),
+      ...(klass !== "centrelink" ? { consumerBootstrap: site.region.bootstrap(klass) } : {}),
+      registryUrl: site.region.registry.ccompatUrl,
+      responseSchemaId: this.#responseSchemaId,
+      groupId: w.centrelink.groupId,
+      consumer: w.centrelink.consumer,
+      seed: w.seed,
+      population: w.population,
+      debtCheckMs: w.centrelink.debtCheckMs,
+      topics: w.topics,
+      sources,
+      region,
+      concurrency: w.centrelink.concurrency,
+      eventsFile: join(this.#runDir, `${name}.events.ndjson`),
+      ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
+    };
+    const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
+      logFile: join(this.#runDir, `${name}.log`),
+      stopGraceMs: 5_000,
+    });
+    site.engines.push(h);
+    this.#engineByName.set(name, h);
+    if (cfg.eventsFile && !this.engineEventFiles.includes(cfg.eventsFile)) this.engineEventFiles.push(cfg.eventsFile);
+    return h;
+  }
+
+  /** A topology may give each engine's consumer its own client class (`centrelink-<n>`), so one member's links can be faulted. */
+  #consumerClass(site: Site, instance: string): string {
+    return site.region.plan.bootstrap[instance] !== undefined ? instance : "centrelink";
+  }
+
+  /** The engines of the first write region as chaos sees them: restart a killed one, add and remove members. */
+  consumerControl(): ConsumerControl {
+    const home = this.#writeRegions[0] as string;
+    const site = this.#site(home);
+    const sources = [this.#w.topics.assessment];
+    return {
+      groupId: this.#w.centrelink.groupId,
+      instances: () => [...this.#engineByName.entries()].filter(([, h]) => h.running() && site.engines.includes(h)).map(([n]) => n),
+      process: (name) => this.#engineByName.get(name),
+      consumerClass: (name) => this.#consumerClass(site, name),
+      restart: async (name) => {
+        const h = this.#engineByName.get(name);
+        if (h?.running()) await h.stop();
+        this.#spawnEngine(home, name, sources);
+      },
+      add: async () => {
+        let n = this.#engineByName.size + 1;
+        while (this.#engineByName.has(`centrelink-${n}`)) n++;
+        this.#spawnEngine(home, `centrelink-${n}`, sources);
+        return `centrelink-${n}`;
+      },
+      remove: async (name) => {
+        await this.#engineByName.get(name)?.stop();
+      },
+    };
   }
 
   /** The running engine processes of a region. */
@@ -237,10 +283,10 @@ export class ClearanceFlow implements AsyncDisposable {
     site.taxEngine = undefined;
     if (!c) return;
     if (how === "close") await c.close();
-    else this.#parked.push(c);
+    else this.#parked.push({ consumer: c, region: site.region });
   }
 
-  readonly #parked: Consumer[] = [];
+  readonly #parked: { consumer: Consumer; region: StartedRegion }[] = [];
 
   /** Waits until a region's Centrelink group and ATO tax engine are stable and own partitions. */
   async waitForGroups(region: string): Promise<void> {
@@ -411,7 +457,9 @@ export class ClearanceFlow implements AsyncDisposable {
     const sites = [...this.#sites.values()];
     await Promise.allSettled([
       ...sites.flatMap((s) => [s.taxEngine?.close(), s.producer?.close(), ...s.engines.map((e) => e.stop())]),
-      ...this.#parked.map((c) => c.close()),
+      // A parked consumer whose region is still gone is left alone: its close would block a worker thread (and
+      // with it the process exit) waiting for brokers that will not answer.
+      ...this.#parked.filter((p) => p.region.nodes.some((n) => n.running())).map((p) => p.consumer.close()),
       ...this.#retired,
     ]);
   }

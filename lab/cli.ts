@@ -10,6 +10,7 @@ import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { reportCommands } from "./report-commands.ts";
 import { resolveRun, runScenario, SOAK_DURATION_MS } from "./runner.ts";
+import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
 
 export interface Command {
@@ -73,8 +74,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         driver: v.driver as string | undefined,
       };
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
-      const resolved = resolveRun(findScenario(name), overrides);
-      return runScenario(resolved, overrides);
+      const scenario = findScenario(name);
+      if (scenario.variants) return runVariants(scenario, overrides);
+      return runScenario(resolveRun(scenario, overrides), overrides);
     },
   },
 

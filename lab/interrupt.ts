@@ -5,7 +5,7 @@ import type { Supervisor } from "./proc.ts";
 /**
  * How every long-running command reacts to Ctrl-C, SIGTERM and a crash: the first signal aborts `abort` (the
  * command stops its load, keeps what it measured and tears down); a second one kills every component at once and
- * exits 130. Returns the function that removes the handlers.
+ * then the runner itself (SIGKILL, exit status 137: a stuck native client could block a normal exit). Returns the function that removes the handlers.
  */
 export function onInterrupt(supervisor: Supervisor, abort: AbortController, what: string): () => void {
   let signals = 0;
@@ -16,7 +16,13 @@ export function onInterrupt(supervisor: Supervisor, abort: AbortController, what
       abort.abort(new InterruptedError(sig));
     } else {
       warn(`${sig} again: killing every component now`);
-      void supervisor.stopAll().finally(() => process.exit(ExitCode.interrupted));
+      // process.exit() itself can block for ever when a librdkafka client is stuck closing against brokers that
+      // are gone (its destructor waits on its threads), so the runner kills itself once its components are dead.
+      const stopped = Promise.race([supervisor.stopAll(), new Promise((r) => setTimeout(r, 5_000))]);
+      void stopped.finally(() => {
+        process.exitCode = ExitCode.interrupted;
+        process.kill(process.pid, "SIGKILL");
+      });
     }
   };
   const onCrash = (e: unknown) => {

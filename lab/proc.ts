@@ -286,7 +286,12 @@ export async function waitUntil<T>(
   for (;;) {
     if (opts.process && !opts.process.running()) throw await exitedError(opts.process, `before ${what}`, opts.hint);
     try {
-      const v = await probe();
+      // A probe that never settles (a client call stuck on a dead broker) must not outlive the deadline.
+      const pending = probe();
+      pending.catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      const v = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.max(0, deadline - Date.now()) + 50)))]);
+      clearTimeout(timer);
       if (v !== undefined) return v;
     } catch (e) {
       if (e instanceof InfraError) throw e; // a component died: no point waiting for it

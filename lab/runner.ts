@@ -1,6 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
+import { disposeAll, limitDir } from "../chaos/disk.ts";
+import { createInjector } from "../chaos/injectors.ts";
+import { FaultSchedule, realClock } from "../chaos/schedule.ts";
+import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
 import { loadDriver } from "../generators/drivers/driver.ts";
@@ -15,7 +20,7 @@ import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
 import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
-import { LAB_CLASS } from "../topology/plan.ts";
+import { addr, LAB_CLASS } from "../topology/plan.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
@@ -37,6 +42,8 @@ export interface ResolvedRun {
   topology: TopologySpec;
   workload: WorkloadSpec;
   slo: SloCheckSpec[];
+  /** The scenario's fault schedule (chaos/spec.ts), run alongside the load; empty for a healthy run. */
+  faults: FaultSpec[];
 }
 
 /** `--soak` without `--duration`: long enough for a slow leak to show as drift. */
@@ -63,7 +70,8 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   for (const t of [workload.topics.assessment, workload.topics.clearance])
     if (!topology.topics.some((x) => x.name === t))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload topic "${t}" is not in topology ${topology.name}`], "add it to the topology's topics");
-  return { scenario, topology, workload, slo };
+  const faults = parseFaults(scenario.faults ?? [], `scenario ${scenario.name}`);
+  return { scenario, topology, workload, slo, faults };
 }
 
 /** Picks the run directory; an existing non-empty one is refused so no earlier result is overwritten. */
@@ -81,7 +89,7 @@ export function prepareRunDir(scenario: string, out: string | undefined): string
  * result.json is written whatever happened (completed, interrupted, failed), with what was measured so far.
  */
 export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<ExitCode> {
-  const { scenario, topology, workload, slo } = run;
+  const { scenario, topology, workload, slo, faults } = run;
   const runDir = prepareRunDir(scenario.name, o.out);
   const stateDir = join(cacheRoot(), "state", "runs");
   for (const r of reapOrphans(stateDir)) if (r.killed.length) warn(`reaped ${r.killed.length} process(es) left by run ${r.runId}: ${r.killed.join(", ")}`);
@@ -101,6 +109,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let lag: LagSampler | undefined;
   let trafficStartMs: number | null = null;
   let failure: unknown;
+  let chaos: FaultSchedule | undefined;
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
   const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
   const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
@@ -122,7 +131,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const marks: { name: string; atMs: number; details?: Record<string, unknown> }[] = [];
   const findings: Record<string, unknown> = {};
 
+  const mounts: AsyncDisposable[] = [];
   try {
+    for (const [node, mb] of Object.entries(scenario.logDirLimitsMb ?? {})) {
+      const region = topology.regions.find((r) => r.nodes.some((n) => n.id === node));
+      if (!region) throw new BadInputError(`scenario ${scenario.name}`, [`logDirLimitsMb.${node}: no such node in topology ${topology.name}`], "name a node of the topology");
+      mounts.push(limitDir(join(runDir, region.name, node, "data"), mb));
+    }
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
@@ -130,6 +145,14 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     lag = await startLagSampler(mesh, workload, runDir, startedAt.getTime());
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
+    if (faults.length) {
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed };
+      chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
+        info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
+      );
+      chaos.start(abort.signal).catch(() => {});
+      info(`fault schedule: ${faults.length} fault(s), the first at +${(Math.min(...faults.map((f) => f.at)) / 1000).toFixed(0)} s`);
+    }
     const load = flow.offerLoad(abort.signal);
     let body: Promise<void> | undefined;
     if (scenario.body) {
@@ -176,6 +199,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     if (abort.signal.aborted) throw abort.signal.reason;
   } catch (e) {
     failure = e;
+  } finally {
+    // Heal before anything is measured or torn down: also on abort, Ctrl-C and a crash of the load.
+    if (chaos) {
+      const healing = progress("healing every active fault");
+      await chaos.stop();
+      healing(`${chaos.timeline().length} fault(s) on the timeline`);
+    }
   }
 
   await lag?.stop();
@@ -185,7 +215,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
   const endMs = nowMs();
   // Phases and the scenario's analysis read the whole history back from the ledger file, as any report would.
-  const needHistory = phaseStarts.length > 0 || (scenario.analyse !== undefined && flow !== undefined);
+  const needHistory = phaseStarts.length > 0 || chaos !== undefined || (scenario.analyse !== undefined && flow !== undefined);
   const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
   if (scenario.analyse && flow) {
@@ -225,6 +255,20 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(scenarioResult ? { scenarioResult } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
+    ...(chaos
+      ? {
+          faults: chaos.timeline(),
+          consumerGroup: analyseGroup({
+            entries,
+            engines: readEngineHistory(flow?.engineEventFiles ?? [], startedAt.getTime()),
+            partitions: topology.topics.find((t) => t.name === workload.topics.assessment)?.partitions ?? 0,
+            usToRunMs: (us) => us / 1000 - t0,
+            faults: chaos.timeline(),
+            endMs: Math.round(performance.now() - t0),
+            ...(trafficStartMs !== null ? { measureFromMs: trafficStartMs + workload.warmupMs } : {}),
+          }),
+        }
+      : {}),
     files: {
       hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
       hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),
@@ -243,8 +287,10 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   // Clients first, while the brokers can still answer their leave-group and close calls: a librdkafka consumer
   // whose brokers are gone can block a worker thread for ever, and with it the process exit.
   await withTimeout(flow?.[Symbol.asyncDispose](), 20_000);
-  await Promise.allSettled([mesh?.[Symbol.asyncDispose]()]);
+  // Bounded: a component's stop is bounded by the supervisor below, a stuck client close is not.
+  await withTimeout(mesh ? Promise.resolve(mesh[Symbol.asyncDispose]()) : undefined, 90_000);
   await supervisor.stopAll();
+  await disposeAll(mounts);
   down("nothing left running");
   uninstall();
 
@@ -267,9 +313,12 @@ async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, orig
   for (const r of mesh.regions) {
     const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}` });
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
+    // A region that is gone (a region failover) is not asked until it is back: there is nothing to learn, and its
+    // requests would only time out.
+    const live = () => r.ready();
     targets.push(
-      { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin },
-      { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin },
+      { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin, live },
+      { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin, live },
     );
   }
   return new LagSampler({ file: join(runDir, "lag.ndjson"), targets, originMs });

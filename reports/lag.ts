@@ -7,6 +7,8 @@ export interface LagTarget {
   groupId: string;
   topic: string;
   admin: Admin;
+  /** Whether the target's cluster is up at all; a target that is not is skipped (a gap in the series). */
+  live?: () => boolean;
 }
 
 /**
@@ -56,12 +58,20 @@ export class LagSampler {
     });
   }
 
-  /** Samples one cluster's targets now; false when every one of them failed. */
+  /** Takes one sample of every target now (outside the schedule). */
+  async sample(): Promise<void> {
+    await this.#round(this.#targets);
+  }
+
+  /** Samples one cluster's targets now; false when every target asked failed (none asked is not a failure). */
   async #round(targets: LagTarget[]): Promise<boolean> {
     const tMs = this.#now() - this.#originMs;
     const lines: string[] = [];
+    let asked = 0;
     await Promise.all(
       targets.map(async (t) => {
+        if (t.live && !t.live()) return;
+        asked++;
         try {
           lines.push(JSON.stringify({ tMs, group: t.label, lag: await t.admin.groupLag(t.groupId, t.topic) }));
         } catch {
@@ -71,7 +81,7 @@ export class LagSampler {
     );
     if (lines.length) appendFileSync(this.#file, `${lines.join("\n")}\n`);
     this.samples++;
-    return lines.length > 0;
+    return asked === 0 || lines.length > 0;
   }
 
   /** Stops sampling (waits for samples in progress) and closes the admin clients. */

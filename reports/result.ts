@@ -1,6 +1,8 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
+import type { GroupAnalysis } from "../chaos/analysis.ts";
+import type { FaultRecord } from "../chaos/schedule.ts";
 import type { CheckResult, Counts } from "./checker.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
@@ -40,6 +42,10 @@ export interface RunResult {
   replicationLagMs?: Record<string, LatencySummary>;
   /** The scenario's own figures (failover RTO/RPO, order through replication ...). */
   scenarioResult?: Record<string, unknown>;
+  /** The fault timeline of a run with a fault schedule (chaos/). */
+  faults?: FaultRecord[];
+  /** Rebalances, stalls and windowed latency of the Centrelink group, in a run with faults. */
+  consumerGroup?: GroupAnalysis;
 }
 
 export function machineInfo(): RunResult["machine"] {

@@ -1,6 +1,9 @@
 import { BadInputError } from "../lab/errors.ts";
 import { activeActive } from "./active-active.ts";
+import { chaosSmoke } from "./chaos-smoke.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
+import { diskExhaustion } from "./disk-exhaustion.ts";
+import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -9,6 +12,10 @@ export const scenarios: Record<string, Scenario> = {
   [clearanceSmoke.name]: clearanceSmoke,
   [regionFailover.name]: regionFailover,
   [activeActive.name]: activeActive,
+  [chaosSmoke.name]: chaosSmoke,
+  [diskExhaustion.name]: diskExhaustion,
+  [heartbeatIncident.name]: heartbeatIncident,
+  [heartbeatIncidentShort.name]: heartbeatIncidentShort,
 };
 
 export function findScenario(name: string): Scenario {

@@ -69,4 +69,17 @@ export interface Scenario {
   ledgerGraceMs?: number;
   /** Derives the scenario's figures from the final history; merged into `scenarioResult`. */
   analyse?: (input: AnalysisInput) => Record<string, unknown>;
+  /** A fault schedule (chaos/spec.ts: `{ kind, target, at, duration, ...params }`), run alongside the load. */
+  faults?: unknown[];
+  /**
+   * Size-limited log dirs (MB) by node id, for disk faults: a tmpfs is mounted on the node's log dir before the
+   * node is formatted, and unmounted after the teardown. Needs root (chaos/README.md says what to do without).
+   */
+  logDirLimitsMb?: Record<string, number>;
+  /**
+   * Variants run back to back, each on a freshly stood-up mesh with the same seed and rate: a variant's workload
+   * fields override the scenario's (e.g. other consumer settings), and its faults replace the scenario's if given.
+   * result.json then holds one entry per variant and a comparison.
+   */
+  variants?: { name: string; description: string; workload?: Record<string, unknown>; faults?: unknown[]; topology?: string | Record<string, unknown> }[];
 }

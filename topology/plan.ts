@@ -85,22 +85,31 @@ export function newClusterId(): string {
   }
 }
 
-/** Reserves `n` distinct free TCP ports on the loopback interface. */
+/**
+ * Ports below the kernel's ephemeral range (32768-60999 by default): outgoing connections never take them, so a
+ * node killed and restarted (a region failover) still finds its port free, which a port from the ephemeral range
+ * often is not by then.
+ */
+export const PORT_RANGE = { from: 20_000, to: 32_000 };
+
+/** Finds `n` distinct free TCP ports on the loopback interface in PORT_RANGE (random probes). */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<import("node:net").Server>((resolve, reject) => {
-          const s = createServer();
-          s.once("error", reject);
-          s.listen(0, HOST, () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < n; tries++) {
+    if (tries > n * 50) throw new Error(`freePorts: found only ${ports.size} of ${n} free ports in ${PORT_RANGE.from}-${PORT_RANGE.to}`);
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (ports.has(port)) continue;
+    if (await isFree(port)) ports.add(port);
+  }
+  return [...ports];
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, HOST, () => s.close(() => resolve(true)));
+  });
 }
 
 /**

@@ -121,6 +121,19 @@ class KafkaJsApiConsumer implements Consumer {
   }
 }
 
+/**
+ * Observes rebalances without changing them: the promisified consumer calls a user `rebalance_cb` first and then
+ * applies the assignment itself (returning nothing keeps its default behaviour).
+ */
+const rebalanceTap =
+  (on: NonNullable<ConsumerOptions["onRebalance"]>) =>
+  (err: { code: number }, assignment: { topic: string; partition: number }[], fns: { assignmentLost(): boolean }) => {
+    const type = err.code === ckjs.CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked";
+    try {
+      on({ type, partitions: assignment.map((t) => ({ topic: t.topic, partition: t.partition })), lost: type === "revoked" && fns.assignmentLost() });
+    } catch {}
+  };
+
 const groupStates: Record<number, GroupState["state"]> = {
   [ConsumerGroupStates.STABLE]: "stable",
   [ConsumerGroupStates.PREPARING_REBALANCE]: "rebalancing",
@@ -171,6 +184,7 @@ class ConfluentAdmin implements Admin {
     const g = groups[0];
     if (!g || g.error) return { state: "unknown", members: [] };
     return {
+      ...(g.coordinator ? { coordinator: g.coordinator.id } : {}),
       state: groupStates[g.state] ?? "unknown",
       members: g.members.map((m) => ({
         clientId: m.clientId,
@@ -206,6 +220,7 @@ export const confluentDriver: KafkaDriver = {
       "auto.offset.reset": "earliest",
       kafkaJS: { logger: quietLogger(opts.clientId) as never },
       ...opts.props,
+      ...(opts.onRebalance ? { rebalance_cb: rebalanceTap(opts.onRebalance) } : {}),
     } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
     await c.connect();
     return new KafkaJsApiConsumer(c, opts.topics, opts.concurrency ?? 1);
@@ -214,9 +229,17 @@ export const confluentDriver: KafkaDriver = {
   async admin({ bootstrap, clientId }): Promise<Admin> {
     const kafka = new KafkaJS.Kafka({});
     const admin = kafka.admin({ "bootstrap.servers": bootstrap, "client.id": clientId, kafkaJS: { logger: quietLogger(clientId) as never } } as ckjs.KafkaJS.AdminConstructorConfig);
-    await admin.connect();
     const meta = new RdProducer({ "bootstrap.servers": bootstrap, "client.id": `${clientId}-metadata` });
-    await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    try {
+      await admin.connect();
+      await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      // A client that failed to connect still holds librdkafka threads: left to the garbage collector, its
+      // finalizer can crash the process (seen as a segfault while a region restarts). Destroy both explicitly.
+      await admin.disconnect().catch(() => {});
+      await new Promise<void>((resolve) => meta.disconnect(5_000, () => resolve()));
+      throw e;
+    }
     return new ConfluentAdmin(admin, meta);
   },
 };

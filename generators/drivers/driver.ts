@@ -43,6 +43,8 @@ export interface ConsumerOptions {
   props?: ClientProps;
   /** Partitions whose records are handled at once (order within each partition is kept); default 1. */
   concurrency?: number;
+  /** Called on every assignment change of this member (for the rebalance history); optional per driver. */
+  onRebalance?: (e: { type: "assigned" | "revoked"; partitions: { topic: string; partition: number }[]; lost: boolean }) => void;
 }
 
 export interface Consumer {
@@ -56,6 +58,8 @@ export interface Consumer {
 export interface GroupState {
   state: "stable" | "rebalancing" | "empty" | "dead" | "unknown";
   members: { clientId: string; partitions: number }[];
+  /** Node id of the group coordinator, when the driver reports it. */
+  coordinator?: number;
 }
 
 export interface TopicCreate {

@@ -101,3 +101,32 @@ describe("LagSampler with a region down", () => {
     expect(lines).toHaveLength(calls.live);
   });
 });
+
+describe("LagSampler with a region that is gone", () => {
+  it("does not ask a target whose cluster is down, and resumes when it is back", async () => {
+    let up = false;
+    const asked: string[] = [];
+    const admin = {
+      groupLag: async (group: string) => {
+        asked.push(group);
+        return 1;
+      },
+      close: async () => {},
+    } as unknown as Admin;
+    const s = new LagSampler({
+      file: join(dir, "lag.ndjson"),
+      targets: [
+        { label: "g@syd", groupId: "g", topic: "t", admin, live: () => up },
+        { label: "g@mel", groupId: "h", topic: "t", admin, live: () => true },
+      ],
+      originMs: 0,
+      intervalMs: 60_000,
+    });
+    await s.stop();
+    expect(asked).toEqual(["h"]);
+    up = true;
+    await s.sample();
+    expect(asked.sort()).toEqual(["g", "h", "h"]);
+    expect(readFileSync(join(dir, "lag.ndjson"), "utf8").trim().split("\n")).toHaveLength(3);
+  });
+});

@@ -1,3 +1,4 @@
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
@@ -27,6 +28,8 @@ export interface StartedRegion {
   admin(): Promise<Admin>;
   /** SIGKILL of every Kafka node and the registry of the region: a region lost at once. */
   kill(): void;
+  /** False from `kill()` until `restart()` has every broker back: whether clients should ask the region at all. */
+  ready(): boolean;
   /** Starts the region's nodes and registry again on their own data, and waits until every broker is back. */
   restart(): Promise<void>;
 }
@@ -123,7 +126,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     },
     async [Symbol.asyncDispose]() {
       // librdkafka clients whose brokers are gone can block a worker thread, and with it the process exit.
-      await probe?.[Symbol.asyncDispose]();
+      await Promise.race([probe?.[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 15_000))]);
       await Promise.allSettled([moved.disposeAsync(), ...regions.map((r) => r.registry.process.stop())]);
     },
   };
@@ -144,6 +147,13 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   for (const n of nodes) n.start();
   const driver = await loadDriver("confluent");
   const admin = async () => driver.admin({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-admin-${plan.name}` });
+  // librdkafka clients made and destroyed against brokers that do not listen yet can trip an assertion inside
+  // librdkafka (rd_kafka_enq_once), which aborts the whole runner: wait for a TCP accept before making one.
+  const listening = async () => {
+    const ends = (plan.bootstrap[LAB_CLASS] ?? "").split(",").filter(Boolean);
+    const ok = await Promise.all(ends.map((e) => accepts(e)));
+    return ok.some(Boolean) ? true : undefined;
+  };
   const expected = brokersOf(regionSpec).length;
   // Until a broker listens, creating the admin client itself fails ("broker transport failure"): retry it too.
   const a = await waitUntil(
@@ -152,7 +162,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       for (const n of nodes)
         if (n.process && !n.running())
           throw await exitedError(n.process, "during start-up", `read ${n.logFile}; a port clash or a bad config override are the usual causes`);
-      return admin().catch(() => undefined);
+      return (await listening()) ? admin().catch(() => undefined) : undefined;
     },
     { timeoutMs: 90_000, intervalMs: 500, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why no broker listens` },
   );
@@ -204,6 +214,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   }
 
   let registry = await registryStarting;
+  let ready = true;
   return {
     plan,
     nodes,
@@ -216,31 +227,56 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       return b;
     },
     admin,
+    ready: () => ready,
     kill() {
+      ready = false;
       for (const n of nodes) n.kill();
       registry.process.signal("SIGKILL");
     },
     async restart() {
       const d = progress(`region ${plan.name}: restarting ${nodes.length} nodes and the registry`);
       for (const n of nodes) n.start();
-      // A fresh admin per try: one created while the brokers are still down fails to connect at all.
+      const stillUp = async () => {
+        for (const n of nodes)
+          if (n.process && !n.running())
+            throw await exitedError(n.process, "while the region restarted", `read ${n.logFile}; "Address already in use" means another process took its port while it was down`);
+      };
       await waitUntil(
-        `all ${expected} brokers of ${plan.name} back in the cluster metadata`,
+        `a broker of ${plan.name} to listen again`,
         async () => {
-          const b = await admin().catch(() => undefined);
-          if (!b) return undefined;
-          try {
-            return (await b.brokers()).length === expected ? true : undefined;
-          } catch {
-            return undefined;
-          } finally {
-            await b.close().catch(() => {});
-          }
+          await stillUp();
+          return listening();
         },
-        { timeoutMs: 120_000, intervalMs: 500, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back` },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 300,
+          hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+        },
       );
-      // The mesh's disposal stops each region's current registry, so this one needs no group of its own.
+      // One admin client, made once a broker accepts connections, polls until every broker is back.
+      const b = await waitUntil(`an admin connection to ${plan.name}`, async () => admin().catch(() => undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 1_000,
+        hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+      });
+      try {
+        await waitUntil(
+          `all ${expected} brokers of ${plan.name} back in the cluster metadata`,
+          async () => {
+            await stillUp();
+            return (await b.brokers().catch(() => [])).length === expected ? true : undefined;
+          },
+          {
+            timeoutMs: 120_000,
+            intervalMs: 500,
+            hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the region did not come back`,
+          },
+        );
+      } finally {
+        await b.close().catch(() => {});
+      }
       registry = await startRegistry(spec, plan, supervisor, new DisposableGroup());
+      ready = true;
       d("back");
     },
   };
@@ -264,4 +300,19 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
   );
   done(registry.ccompatUrl);
   return registry;
+}
+
+/** Whether `host:port` accepts a TCP connection within a second. */
+function accepts(endpoint: string): Promise<boolean> {
+  const [host, port] = [endpoint.slice(0, endpoint.lastIndexOf(":")), Number(endpoint.slice(endpoint.lastIndexOf(":") + 1))];
+  return new Promise((resolve) => {
+    const s = createConnection(port, host);
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once("error", () => done(false));
+    s.once("connect", () => done(true));
+  });
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
 import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
-import { addr, type Endpoint, freePorts } from "../plan.ts";
+import { addr, type Endpoint } from "../plan.ts";
 
 /** Apicurio Registry 3.x; its Quarkus build needs Java 21 or newer. */
 export const APICURIO_VERSION = "3.3.3";
@@ -54,7 +54,6 @@ export class StartedRegistry implements AsyncDisposable {
     const inst = await installApicurio();
     const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
     mkdirSync(opts.dir, { recursive: true });
-    const [managementPort] = await freePorts(1);
     const storageEnv: Record<string, string> =
       opts.storage === "kafkasql"
         ? {
@@ -79,10 +78,11 @@ export class StartedRegistry implements AsyncDisposable {
           QUARKUS_HTTP_ACCESS_LOG_ENABLED: "false",
           QUARKUS_LOG_CATEGORY__IO_APICURIO_REGISTRY_LOGGING_AUDIT__LEVEL: "WARN",
           QUARKUS_OTEL_SDK_DISABLED: "true",
-          // The management interface (enabled at build time) binds 0.0.0.0:9000 unless told otherwise, so a second
-          // registry (another region, another run) would fail to start.
+          // Quarkus's management interface (health, metrics) binds the fixed port 9000 on every address by
+          // default: two registries on one machine (two runs, or a test beside a run) would clash. It is fixed
+          // on at build time, so it gets a random loopback port instead; the lab checks readiness on the API.
           QUARKUS_MANAGEMENT_HOST: opts.bind.host,
-          QUARKUS_MANAGEMENT_PORT: String(managementPort),
+          QUARKUS_MANAGEMENT_PORT: "0",
           ...storageEnv,
         },
       },

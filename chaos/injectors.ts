@@ -1,0 +1,418 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { runTool } from "../lab/install.ts";
+import type { ProcessHandle } from "../lab/proc.ts";
+import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import type { KafkaNode } from "../topology/kafka/node.ts";
+import type { StartedRegion } from "../topology/local/mesh.ts";
+import { addr, LAB_CLASS } from "../topology/plan.ts";
+import { fillDisk } from "./disk.ts";
+import type { Injection, Injector } from "./schedule.ts";
+import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
+import type { FaultSpec } from "./spec.ts";
+
+/**
+ * The Centrelink engines as chaos sees them (opt-in: a run without engines offers no consumer faults). Each
+ * instance is a child process whose consumer talks through one client class (`centrelink`, or its own
+ * `centrelink-<n>` class when the topology has one).
+ */
+export interface ConsumerControl {
+  readonly groupId: string;
+  instances(): string[];
+  process(instance: string): ProcessHandle | undefined;
+  consumerClass(instance: string): string;
+  /** Starts a stopped or killed instance again with its configuration. */
+  restart(instance: string): Promise<void>;
+  /** A new member of the group (a join); resolves with its name. */
+  add(): Promise<string>;
+  /** Stops a member gracefully (a leave). */
+  remove(instance: string): Promise<void>;
+}
+
+/** What the injectors act on: the mesh's regions (any number) and Toxiproxy, and optionally the consumer engines. */
+export interface ChaosContext {
+  regions: StartedRegion[];
+  toxiproxyApi?: string;
+  consumers?: ConsumerControl;
+  seed: number;
+}
+
+class Toxics {
+  readonly #api: string;
+  constructor(api: string | undefined) {
+    if (!api) throw new Error("network faults need the mesh's Toxiproxy (topology proxy: toxiproxy)");
+    this.#api = `http://${api}`;
+  }
+  async #call(method: string, path: string, body?: unknown): Promise<Response> {
+    const r = await fetch(`${this.#api}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!r.ok && !(method === "DELETE" && r.status === 404)) throw new Error(`toxiproxy ${method} ${path}: ${r.status} ${await r.text()}`);
+    return r;
+  }
+  async proxies(): Promise<string[]> {
+    return Object.keys((await (await this.#call("GET", "/proxies")).json()) as Record<string, unknown>);
+  }
+  add(proxy: string, toxic: { name: string; type: string; stream: "upstream" | "downstream"; attributes: Record<string, number> }): Promise<Response> {
+    return this.#call("POST", `/proxies/${proxy}/toxics`, { ...toxic, toxicity: 1 });
+  }
+  remove(proxy: string, name: string): Promise<Response> {
+    return this.#call("DELETE", `/proxies/${proxy}/toxics/${name}`);
+  }
+  enable(proxy: string, enabled: boolean): Promise<Response> {
+    return this.#call("POST", `/proxies/${proxy}`, { enabled });
+  }
+}
+
+let toxicSeq = 0;
+
+/**
+ * Puts the same toxic on every given link; the heal removes exactly what was added, also when only some of the
+ * additions succeeded. `cut` disables the proxies (connections are closed, new ones refused) instead.
+ */
+async function degradeLinks(toxics: Toxics, links: string[], type: string, attributes: Record<string, number>, streams: ("upstream" | "downstream")[]): Promise<Injection> {
+  const known = new Set(await toxics.proxies());
+  const missing = links.filter((l) => !known.has(l));
+  if (missing.length) throw new Error(`no such link(s): ${missing.join(", ")} (the mesh has ${[...known].sort().join(", ")})`);
+  const added: { proxy: string; name: string }[] = [];
+  const disabled: string[] = [];
+  const heal = async () => {
+    await Promise.all([...added.map((a) => toxics.remove(a.proxy, a.name)), ...disabled.map((p) => toxics.enable(p, true))]);
+    return undefined;
+  };
+  try {
+    if (type === "cut") {
+      for (const l of links) {
+        await toxics.enable(l, false);
+        disabled.push(l);
+      }
+    } else {
+      const name = `meshlab-${type}-${++toxicSeq}`;
+      for (const l of links)
+        for (const stream of streams) {
+          await toxics.add(l, { name: `${name}-${stream}`, type, stream, attributes });
+          added.push({ proxy: l, name: `${name}-${stream}` });
+        }
+    }
+  } catch (e) {
+    await heal().catch(() => {});
+    throw e;
+  }
+  return { target: links.join(","), details: { links, toxic: type, attributes }, heal };
+}
+
+const TOXIC: Record<string, { type: string; attributes: (f: Extract<FaultSpec, { links: string[] }>) => Record<string, number> }> = {
+  latency: { type: "latency", attributes: (f) => ({ latency: f.latencyMs, jitter: f.jitterMs }) },
+  bandwidth: { type: "bandwidth", attributes: (f) => ({ rate: f.rateKBps }) },
+  timeout: { type: "timeout", attributes: (f) => ({ timeout: f.timeoutMs }) },
+  reset: { type: "reset_peer", attributes: (f) => ({ timeout: f.timeoutMs }) },
+  slicer: { type: "slicer", attributes: (f) => ({ average_size: f.avgBytes, size_variation: Math.floor(f.avgBytes / 2), delay: f.delayUs }) },
+  cut: { type: "cut", attributes: () => ({}) },
+};
+
+/** The view selectors resolve against: the live mesh, asked at injection time. */
+export function targetView(ctx: ChaosContext): TargetView {
+  const region = (name?: string): StartedRegion => {
+    const r = name ? ctx.regions.find((x) => x.plan.name === name) : ctx.regions[0];
+    if (!r) throw new Error(`no region ${name ?? ""}`);
+    return r;
+  };
+  const topicOf = async (topic: string, regionName?: string) => {
+    const admin = await region(regionName).admin();
+    try {
+      const t = await admin.topic(topic);
+      if (!t) throw new Error(`no topic ${topic}`);
+      return t;
+    } finally {
+      await admin.close();
+    }
+  };
+  const nodeIdToId = (r: StartedRegion, nodeId: number): string => {
+    const n = r.nodes.find((x) => x.plan.spec.nodeId === nodeId);
+    if (!n) throw new Error(`no node with node.id ${nodeId} in region ${r.plan.name}`);
+    return n.id;
+  };
+  return {
+    regions: ctx.regions.map((r) => ({ name: r.plan.name, nodes: r.nodes.map((n) => ({ id: n.id, nodeId: n.plan.spec.nodeId, roles: n.plan.spec.roles })) })),
+    consumers: ctx.consumers?.instances() ?? [],
+    async partitionLeader(topic, partition, regionName) {
+      const t = await topicOf(topic, regionName);
+      const p = t.partitions.find((x) => x.id === partition);
+      if (!p || p.leader < 0) throw new Error(`${topic}-${partition} has no leader`);
+      return nodeIdToId(region(regionName), p.leader);
+    },
+    async partitionCount(topic, regionName) {
+      return (await topicOf(topic, regionName)).partitions.length;
+    },
+    async quorumLeader(regionName) {
+      const r = region(regionName);
+      const k = await installKafka();
+      // KRaft brokers report a random broker as "controller" in metadata, so ask the quorum itself.
+      const out = await runTool("kafka-metadata-quorum", kafkaJavaArgv(k, 128, "org.apache.kafka.tools.MetadataQuorumCommand", ["--bootstrap-server", r.bootstrap(LAB_CLASS), "describe", "--status"]), {
+        hint: "the quorum may have no leader right now",
+        timeoutMs: 15_000,
+      });
+      const m = /LeaderId:\s*(\d+)/.exec(out);
+      if (!m) throw new Error(`no LeaderId in: ${out.slice(0, 300)}`);
+      return nodeIdToId(r, Number(m[1]));
+    },
+  };
+}
+
+/** The group coordinator of a consumer group, as a node id of the region. */
+export async function coordinatorOf(region: StartedRegion, groupId: string): Promise<string> {
+  const admin = await region.admin();
+  try {
+    const g = await admin.describeGroup(groupId);
+    let nodeId = g.coordinator;
+    if (nodeId === undefined) {
+      const offsets = await admin.topic("__consumer_offsets");
+      nodeId = offsets?.partitions.find((p) => p.id === coordinatorPartition(groupId, offsets.partitions.length))?.leader;
+    }
+    const n = region.nodes.find((x) => x.plan.spec.nodeId === nodeId);
+    if (!n) throw new Error(`could not find the coordinator of group ${groupId}`);
+    return n.id;
+  } finally {
+    await admin.close();
+  }
+}
+
+function nodesById(ctx: ChaosContext, ids: string[]): { node: KafkaNode; region: StartedRegion }[] {
+  return ids.map((id) => {
+    for (const region of ctx.regions) {
+      const node = region.nodes.find((n) => n.id === id);
+      if (node) return { node, region };
+    }
+    throw new Error(`no node ${id}`);
+  });
+}
+
+async function waitForBroker(region: StartedRegion, nodeId: number, timeoutMs = 90_000): Promise<number> {
+  const t0 = Date.now();
+  const admin = await region.admin();
+  try {
+    while (Date.now() - t0 < timeoutMs) {
+      if ((await admin.brokers().catch(() => [] as number[])).includes(nodeId)) return Date.now() - t0;
+      await sleep(300);
+    }
+    throw new Error(`node.id ${nodeId} did not rejoin the cluster within ${timeoutMs} ms`);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Starts a node again once its killed process is really gone (so the restart reuses the same log dir). */
+async function startAgain(node: KafkaNode): Promise<void> {
+  if (node.process && node.running()) await Promise.race([node.process.exited, sleep(10_000)]);
+  node.start();
+}
+
+function consumersOf(ctx: ChaosContext): ConsumerControl {
+  if (!ctx.consumers) throw new Error("this run has no Centrelink consumer engines to target");
+  return ctx.consumers;
+}
+
+async function processFault(ctx: ChaosContext, f: FaultSpec, r: Resolved): Promise<Injection> {
+  const target = r.ids.join(",");
+  if (r.kind === "consumers") {
+    const c = consumersOf(ctx);
+    const procs = r.ids.map((id) => {
+      const p = c.process(id);
+      if (!p) throw new Error(`consumer ${id} has no process`);
+      return { id, p };
+    });
+    if (f.kind === "pause") {
+      for (const { p } of procs) p.signal("SIGSTOP");
+      return {
+        target,
+        heal: async () => {
+          for (const { p } of procs) p.signal("SIGCONT");
+          return undefined;
+        },
+      };
+    }
+    if (f.kind === "kill") for (const { p } of procs) p.signal("SIGKILL");
+    else await Promise.all(procs.map(({ p }) => p.stop()));
+    const back = async () => {
+      for (const { id } of procs) await c.restart(id);
+      return { restarted: r.ids };
+    };
+    if (f.kind === "restart") return { target, details: await back(), heal: async () => undefined };
+    return { target, heal: back };
+  }
+  const nodes = nodesById(ctx, r.ids);
+  if (f.kind === "pause") {
+    for (const { node } of nodes) node.pause();
+    return {
+      target,
+      heal: async () => {
+        for (const { node } of nodes) node.resume();
+        return undefined;
+      },
+    };
+  }
+  if (f.kind === "kill") for (const { node } of nodes) node.kill();
+  else await Promise.all(nodes.map(({ node }) => node.stop()));
+  const back = async () => {
+    for (const { node } of nodes) await startAgain(node);
+    const rejoinMs: Record<string, number> = {};
+    for (const { node, region } of nodes) rejoinMs[node.id] = await waitForBroker(region, node.plan.spec.nodeId);
+    return { rejoinMs };
+  };
+  if (f.kind === "restart") return { target, details: await back(), heal: async () => undefined };
+  return { target, heal: back };
+}
+
+/**
+ * Restarts the nodes one at a time, each after the previous one is back in the cluster and `intervalMs` passed.
+ * The round is the fault: the heal waits until every node went through it (a half-restarted region is no state
+ * to leave a mesh in), and starts any node still down.
+ */
+function rollingRestart(ctx: ChaosContext, ids: string[], intervalMs: number): Injection {
+  const nodes = nodesById(ctx, ids);
+  const steps: { node: string; downMs: number; rejoinMs: number }[] = [];
+  const loop = (async () => {
+    for (const [i, { node, region }] of nodes.entries()) {
+      if (i > 0) await sleep(intervalMs);
+      const t0 = Date.now();
+      await node.stop();
+      node.start();
+      const rejoinMs = await waitForBroker(region, node.plan.spec.nodeId);
+      steps.push({ node: node.id, downMs: Date.now() - t0, rejoinMs });
+    }
+  })();
+  loop.catch(() => {});
+  return {
+    target: ids.join(","),
+    heal: async () => {
+      const err = await loop.then(() => undefined, (e: unknown) => e);
+      for (const { node } of nodes) if (!node.running()) await startAgain(node);
+      if (err) throw err;
+      return { steps };
+    },
+  };
+}
+
+/**
+ * Cuts (or throttles) the link between consumer instances and their group coordinator. Heartbeats, joins and
+ * commits go to the coordinator; librdkafka keeps a separate connection for it, but that connection goes through
+ * the same proxy as the instance's fetches from the coordinator broker (both use the broker's one advertised
+ * address), so those fetches are hit too. Fetches from every other broker, and the engines' response producers
+ * (class `centrelink`), are untouched when the instances consume through their own `centrelink-<n>` classes.
+ */
+async function heartbeatLoss(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "heartbeat-loss" }>, r: Resolved): Promise<Injection> {
+  const c = consumersOf(ctx);
+  const region = ctx.regions[0];
+  if (!region) throw new Error("no region");
+  const classes = [...new Set(r.ids.map((id) => c.consumerClass(id)))];
+  const others = c.instances().filter((i) => !r.ids.includes(i));
+  const shared = others.filter((o) => classes.includes(c.consumerClass(o)));
+  if (shared.length)
+    throw new Error(
+      `instances ${r.ids.join(",")} share client class ${classes.join(",")} with ${shared.join(",")}: heartbeat loss for some members needs per-instance classes (topology one-region-chaos)`,
+    );
+  const coordinator = await coordinatorOf(region, f.group);
+  const links = classes.map((k) => `${coordinator}.${k}`);
+  const inj =
+    f.mode === "cut"
+      ? await degradeLinks(new Toxics(ctx.toxiproxyApi), links, "timeout", { timeout: 0 }, ["upstream", "downstream"])
+      : await degradeLinks(new Toxics(ctx.toxiproxyApi), links, "latency", { latency: f.latencyMs, jitter: 0 }, ["upstream", "downstream"]);
+  return { ...inj, target: `${r.ids.join(",")} -> coordinator ${coordinator}`, details: { ...inj.details, coordinator, instances: r.ids } };
+}
+
+/** Members join and leave on a schedule: every `everyMs`, `instances` extra members join, and at the next tick leave. */
+function rebalanceStorm(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "rebalance-storm" }>): Injection {
+  const c = consumersOf(ctx);
+  const extra: string[] = [];
+  let joins = 0;
+  let leaves = 0;
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      if (extra.length === 0) {
+        for (let i = 0; i < f.instances && !stopping; i++) {
+          extra.push(await c.add());
+          joins++;
+        }
+      } else {
+        while (extra.length) {
+          await c.remove(extra.pop() as string);
+          leaves++;
+        }
+      }
+      const until = Date.now() + f.everyMs;
+      while (!stopping && Date.now() < until) await sleep(Math.min(200, until - Date.now()));
+    }
+  })();
+  loop.catch(() => {});
+  return {
+    target: `${c.groupId} (+${f.instances} member(s) every ${f.everyMs} ms)`,
+    heal: async () => {
+      stopping = true;
+      const err = await loop.then(() => undefined, (e: unknown) => e);
+      while (extra.length) {
+        await c.remove(extra.pop() as string);
+        leaves++;
+      }
+      if (err) throw err;
+      return { joins, leaves };
+    },
+  };
+}
+
+/** The injector for a context: resolves the fault's selector now and applies the fault to what it found. */
+export function createInjector(ctx: ChaosContext): Injector {
+  const random = seededRandom(ctx.seed);
+  return async (f: FaultSpec): Promise<Injection> => {
+    const r = await resolveSelector(f.target, targetView(ctx), random);
+    switch (f.kind) {
+      case "latency":
+      case "bandwidth":
+      case "timeout":
+      case "reset":
+      case "slicer":
+      case "cut": {
+        const t = TOXIC[f.kind];
+        if (!t) throw new Error(`no toxic for ${f.kind}`);
+        const links = r.ids.flatMap((id) => f.links.map((k) => `${id}.${k}`));
+        const streams = f.direction === "both" ? (["upstream", "downstream"] as const) : ([f.direction] as const);
+        return degradeLinks(new Toxics(ctx.toxiproxyApi), links, t.type, t.attributes(f), [...streams]);
+      }
+      case "partition": {
+        // Every link towards the isolated nodes drops its packets. Toxiproxy sits in front of each target, so
+        // the isolated nodes' own outgoing connections (their fetches from other leaders, their votes) still pass.
+        const ids = new Set(r.ids);
+        const links = ctx.regions.flatMap((g) => g.plan.links).filter((l) => ids.has(l.target) && l.klass !== LAB_CLASS && l.listen.port !== l.upstream.port);
+        const inj = await degradeLinks(new Toxics(ctx.toxiproxyApi), links.map((l) => l.name), "timeout", { timeout: 0 }, ["upstream", "downstream"]);
+        return { ...inj, target: r.ids.join(","), details: { ...inj.details, isolated: r.ids, addresses: links.map((l) => addr(l.listen)) } };
+      }
+      case "kill":
+      case "stop":
+      case "restart":
+      case "pause":
+        return processFault(ctx, f, r);
+      case "rolling-restart":
+        return rollingRestart(ctx, r.ids, f.intervalMs);
+      case "heartbeat-loss":
+        return heartbeatLoss(ctx, f, r);
+      case "rebalance-storm":
+        return rebalanceStorm(ctx, f);
+      case "disk-fill": {
+        const nodes = nodesById(ctx, r.ids);
+        const fills = await Promise.all(nodes.map(({ node }) => fillDisk(node.logDir, f.percent)));
+        return {
+          target: r.ids.join(","),
+          details: Object.fromEntries(fills.map((x, i) => [r.ids[i], x.details])),
+          heal: async () => {
+            const healed = await Promise.all(fills.map((x) => x.heal()));
+            // A broker whose only log dir failed (a write hit ENOSPC) shuts itself down; it comes back on the freed disk.
+            const restarted: Record<string, number> = {};
+            for (const { node, region } of nodes)
+              if (!node.running()) {
+                await startAgain(node);
+                restarted[node.id] = await waitForBroker(region, node.plan.spec.nodeId);
+              }
+            return { healed: Object.fromEntries(healed.map((h, i) => [r.ids[i], h])), restartedRejoinMs: restarted };
+          },
+        };
+      }
+    }
+  };
+}

@@ -1,0 +1,248 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { disposeAll, limitDir, usage } from "../../chaos/disk.ts";
+import { type ChaosContext, createInjector } from "../../chaos/injectors.ts";
+import { partitionOfKey } from "../../chaos/selectors.ts";
+import { parseFaults } from "../../chaos/spec.ts";
+import { type ConsumedRecord, loadDriver, type Producer } from "../../generators/drivers/driver.ts";
+import { cacheRoot } from "../../lab/install.ts";
+import { Supervisor } from "../../lab/proc.ts";
+import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
+import { addr } from "../../topology/plan.ts";
+import { parseTopology } from "../../topology/spec.ts";
+import { ROOT, tempDir } from "./helpers.ts";
+
+const TOPIC = "au.gov.ato.tax.assessment.v1";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Every network and process fault, and disk exhaustion, against one real region (3 KRaft nodes, Toxiproxy on
+ * every link). syd-3's log dir is a 256 MB tmpfs, so the disk can be filled without touching the host's.
+ */
+describe("faults on a real region", () => {
+  const spec = parseTopology(JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region.json"), "utf8")));
+  const runDir = tempDir("chaos-faults");
+  let supervisor: Supervisor;
+  let mesh: Mesh;
+  let ctx: ChaosContext;
+  let disk: AsyncDisposable | undefined;
+  const producers: Producer[] = [];
+
+  beforeAll(async () => {
+    disk = limitDir(join(runDir, "syd", "syd-3", "data"), 256);
+    supervisor = new Supervisor(`test-chaos-faults-${process.pid}`, join(cacheRoot(), "state", "runs"));
+    mesh = await standUpMesh(spec, { runDir, supervisor });
+    ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), seed: 42 };
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(producers.map((p) => p.close()));
+    await mesh?.[Symbol.asyncDispose]();
+    await supervisor?.stopAll();
+    await disposeAll([disk]);
+  });
+
+  const inject = (fault: Record<string, unknown>) => createInjector(ctx)(parseFaults([{ at: 0, duration: "1s", ...fault }])[0] as never);
+
+  /** A key whose partition is led by `nodeId` now, so a send exercises exactly that broker's link. */
+  const keyLedBy = async (nodeId: number): Promise<string> => {
+    const admin = await mesh.region().admin();
+    try {
+      const t = await admin.topic(TOPIC);
+      for (let i = 0; ; i++) {
+        const key = `key-${i}`;
+        if (t?.partitions.find((p) => p.id === partitionOfKey(key, 12))?.leader === nodeId) return key;
+      }
+    } finally {
+      await admin.close();
+    }
+  };
+  const producer = async (klass = "ato"): Promise<Producer> => {
+    const p = await (await loadDriver("confluent")).producer({ bootstrap: mesh.region().bootstrap(klass), clientId: `test-${klass}-${producers.length}` });
+    producers.push(p);
+    return p;
+  };
+  const timed = async (p: Producer, key: string, bytes = 10): Promise<number> => {
+    const t0 = performance.now();
+    await p.send({ topic: TOPIC, key, value: Buffer.alloc(bytes, 1), headers: {} });
+    return performance.now() - t0;
+  };
+  /** Whether a send started now completes within `ms`; the send itself is left to finish later. */
+  const completesWithin = async (p: Producer, key: string, ms: number): Promise<{ done: boolean; pending: Promise<unknown> }> => {
+    let done = false;
+    const pending = p.send({ topic: TOPIC, key, value: Buffer.from("x"), headers: {} }).then(() => (done = true));
+    pending.catch(() => {});
+    await Promise.race([pending, sleep(ms)]);
+    return { done, pending };
+  };
+
+  it("latency with jitter slows one broker's links of one class, and heals", async () => {
+    const p = await producer();
+    const key = await keyLedBy(1);
+    await timed(p, key);
+    const f = await inject({ kind: "latency", target: { named: "syd-1" }, links: ["ato"], latencyMs: 300, jitterMs: 50, direction: "both" });
+    expect(f.target).toBe("syd-1.ato");
+    const slow = await timed(p, key);
+    await f.heal();
+    const healed = await timed(p, key);
+    expect(slow).toBeGreaterThan(500); // 300 ms each way
+    expect(healed).toBeLessThan(200);
+  });
+
+  it("a bandwidth limit and slicing stretch a large send; both heal", async () => {
+    const p = await producer();
+    const key = await keyLedBy(2);
+    const base = await timed(p, key, 64 * 1024);
+    const bw = await inject({ kind: "bandwidth", target: { named: "syd-2" }, links: ["ato"], rateKBps: 16, direction: "upstream" });
+    const limited = await timed(p, key, 64 * 1024);
+    await bw.heal();
+    const sl = await inject({ kind: "slicer", target: { named: "syd-2" }, links: ["ato"], avgBytes: 64, delayUs: 2_000, direction: "upstream" });
+    const sliced = await timed(p, key, 64 * 1024);
+    await sl.heal();
+    expect(base).toBeLessThan(1_000);
+    expect(limited).toBeGreaterThan(3_000); // 64 KB at 16 KB/s
+    expect(sliced).toBeGreaterThan(1_000); // ~1000 slices, 2 ms apart
+    expect(await timed(p, key, 64 * 1024)).toBeLessThan(1_000);
+  });
+
+  it.each([
+    ["timeout", { kind: "timeout", timeoutMs: 500 }],
+    ["reset", { kind: "reset", timeoutMs: 0 }],
+    ["cut", { kind: "cut" }],
+  ])("%s stops a broker's traffic of one class until healed", async (_, fault) => {
+    const p = await producer();
+    const key = await keyLedBy(3);
+    const other = await keyLedBy(1);
+    await timed(p, key);
+    const f = await inject({ ...fault, target: { named: "syd-3" }, links: ["ato"], direction: "both" });
+    const during = await completesWithin(p, key, 3_000);
+    const elsewhere = await timed(p, other);
+    await f.heal();
+    expect(during.done).toBe(false);
+    expect(elsewhere).toBeLessThan(1_000);
+    await expect(Promise.race([during.pending.then(() => "delivered"), sleep(45_000).then(() => "stuck")])).resolves.toBe("delivered");
+  });
+
+  it("a partition isolates one node from everyone, and heals", async () => {
+    const p = await producer("centrelink");
+    const key = await keyLedBy(2);
+    const other = await keyLedBy(3);
+    await timed(p, key);
+    const f = await inject({ kind: "partition", target: { named: "syd-2" }, duration: "10s" });
+    expect(f.details?.links).toEqual(expect.arrayContaining(["syd-2.ato", "syd-2.centrelink", "syd-2.broker", "syd-2.controller"]));
+    expect(f.details?.links).not.toContain("syd-2.lab");
+    const during = await completesWithin(p, key, 3_000);
+    const elsewhere = await timed(p, other);
+    await f.heal();
+    expect(during.done).toBe(false);
+    expect(elsewhere).toBeLessThan(1_000);
+    await expect(Promise.race([during.pending.then(() => "delivered"), sleep(60_000).then(() => "stuck")])).resolves.toBe("delivered");
+  });
+
+  it("kill -9 of a partition leader moves leadership; the heal restarts it on its log dir", async () => {
+    const admin = await mesh.region().admin();
+    try {
+      const leaderBefore = (await admin.topic(TOPIC))?.partitions.find((x) => x.id === 0)?.leader;
+      const f = await inject({ kind: "kill", target: { leaderOf: { topic: TOPIC, partition: 0 } } });
+      const node = mesh.region().nodes.find((n) => n.id === f.target);
+      expect(node?.plan.spec.nodeId).toBe(leaderBefore);
+      await sleep(500);
+      expect(node?.running()).toBe(false);
+      let leaderAfter = leaderBefore;
+      for (let i = 0; i < 60 && leaderAfter === leaderBefore; i++) {
+        await sleep(500);
+        leaderAfter = (await admin.topic(TOPIC))?.partitions.find((x) => x.id === 0)?.leader;
+      }
+      expect(leaderAfter).not.toBe(leaderBefore);
+      const healed = await f.heal();
+      expect(node?.running()).toBe(true);
+      expect(healed).toMatchObject({ rejoinMs: { [f.target]: expect.any(Number) } });
+      expect(await admin.brokers()).toEqual([1, 2, 3]);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("pausing the controller quorum leader (a long GC pause) elects another; resume heals", async () => {
+    const view = (await import("../../chaos/injectors.ts")).targetView(ctx);
+    const before = await view.quorumLeader();
+    const f = await inject({ kind: "pause", target: { quorumLeader: true } });
+    expect(f.target).toBe(before);
+    let after = before;
+    for (let i = 0; i < 20 && after === before; i++) {
+      await sleep(1_000);
+      after = await view.quorumLeader().catch(() => before);
+    }
+    await f.heal();
+    expect(after).not.toBe(before);
+    const admin = await mesh.region().admin();
+    try {
+      for (let i = 0; i < 60 && (await admin.brokers()).length < 3; i++) await sleep(500);
+      expect(await admin.brokers()).toEqual([1, 2, 3]);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("graceful stop and restart bring a node back; a rolling restart of the region restarts every node", async () => {
+    const node = mesh.region().nodes[0];
+    const pid = node?.process?.pid;
+    const stop = await inject({ kind: "stop", target: { named: "syd-1" } });
+    expect(node?.running()).toBe(false);
+    await stop.heal();
+    expect(node?.running()).toBe(true);
+    const restart = await inject({ kind: "restart", target: { named: "syd-1" }, duration: 0 });
+    expect(restart.details).toMatchObject({ rejoinMs: { "syd-1": expect.any(Number) } });
+    expect(node?.process?.pid).not.toBe(pid);
+    const pids = mesh.region().nodes.map((n) => n.process?.pid);
+    const rolling = await inject({ kind: "rolling-restart", target: { region: "syd" }, intervalMs: "1s", duration: 0 });
+    // The restarts run in the background; the heal waits for the whole round.
+    const healed = (await rolling.heal()) as { steps: { node: string; rejoinMs: number }[] };
+    expect(healed.steps.map((x) => x.node)).toEqual(["syd-1", "syd-2", "syd-3"]);
+    expect(mesh.region().nodes.every((n) => n.running())).toBe(true);
+    expect(mesh.region().nodes.map((n) => n.process?.pid).filter((p, i) => p === pids[i])).toEqual([]);
+  });
+
+  it("disk exhaustion: at 85 % writes go on, at 100 % the broker fails its log dir; acknowledged writes survive and the heal recovers", async () => {
+    const node = mesh.region().nodes.find((n) => n.id === "syd-3");
+    if (!node) throw new Error("no syd-3");
+    const p = await producer();
+    const acked: string[] = [];
+    const sendBatch = async (n: number, tag: string) => {
+      const rs = await Promise.allSettled(Array.from({ length: n }, (_, i) => p.send({ topic: TOPIC, key: `${tag}-${i}`, value: Buffer.alloc(1024, 2), headers: { id: `${tag}-${i}` } })));
+      for (const [i, r] of rs.entries()) if (r.status === "fulfilled") acked.push(`${tag}-${i}`);
+      return rs.filter((r) => r.status === "fulfilled").length;
+    };
+    const at85 = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 85 });
+    expect(usage(node.logDir).percent).toBeGreaterThanOrEqual(85);
+    expect(await sendBatch(200, "at85")).toBe(200);
+    expect(node.running()).toBe(true);
+    await at85.heal();
+
+    const full = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 100 });
+    expect(full.details?.["syd-3"]).toMatchObject({ enospc: true });
+    await sendBatch(300, "full");
+    let died = false;
+    for (let i = 0; i < 60 && !died; i++) {
+      died = !node.running();
+      if (!died) await sleep(500);
+    }
+    const healed = (await full.heal()) as { restartedRejoinMs: Record<string, number> };
+    expect(died).toBe(true); // the only log dir failed, so the broker shut itself down
+    expect(Object.keys(healed.restartedRejoinMs)).toEqual(["syd-3"]);
+    expect(usage(node.logDir).percent).toBeLessThan(85);
+
+    // Every acknowledged write is still there, read back through the brokers.
+    const consumer = await (await loadDriver("confluent")).consumer({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-disk", groupId: `test-disk-${Date.now()}`, topics: [TOPIC] });
+    const seen = new Set<string>();
+    try {
+      await consumer.run(async (r: ConsumedRecord) => void (r.headers.id && seen.add(r.headers.id)));
+      for (let i = 0; i < 120 && acked.some((id) => !seen.has(id)); i++) await sleep(500);
+    } finally {
+      await consumer.close();
+    }
+    expect(acked.length).toBeGreaterThanOrEqual(200);
+    expect(acked.filter((id) => !seen.has(id))).toEqual([]);
+  });
+});
