@@ -8,6 +8,7 @@ import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
+import { loadDriver } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
@@ -19,7 +20,7 @@ import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
 import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
-import { addr } from "../topology/plan.ts";
+import { addr, LAB_CLASS } from "../topology/plan.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
@@ -300,22 +301,21 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
 }
 
-/** Consumer lag of the Centrelink and ATO groups in every region, once a second, into lag.ndjson. */
+/**
+ * Consumer lag of the Centrelink and ATO groups in every region, once a second, into lag.ndjson. Through the pure-JS
+ * kafkajs admin on the lab listener, whatever the run's driver: a librdkafka admin client held across a region's
+ * kill and restart aborts the whole runner (assertion `eonce->refcnt > 0` in rd_kafka_enq_once_del_source_return,
+ * seen twice in region-failover), and a lag sample is not worth a run.
+ */
 async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, originMs: number): Promise<LagSampler> {
+  const kafkajs = await loadDriver("kafkajs");
   const targets = [];
   for (const r of mesh.regions) {
-    const admin = await r.admin();
+    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}` });
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
-    // A region that is gone (a region failover) is not asked until it is back: coordinator requests that time out
-    // while its brokers die or restart trip an assertion in librdkafka's admin code (rd_kafka_enq_once), which
-    // aborts the runner.
-    // Once killed it stays out: a restarted region's coordinators are still loading when the first requests come,
-    // which trips the same assertion (seen after every failback), so its lag series ends at the kill.
-    let killed = false;
-    const live = () => {
-      if (!r.ready()) killed = true;
-      return !killed;
-    };
+    // A region that is gone (a region failover) is not asked until it is back: there is nothing to learn, and its
+    // requests would only time out.
+    const live = () => r.ready();
     targets.push(
       { label: `${w.centrelink.groupId}${at}`, groupId: w.centrelink.groupId, topic: w.topics.assessment, admin, live },
       { label: `${w.ato.groupId}${at}`, groupId: w.ato.groupId, topic: w.topics.clearance, admin, live },

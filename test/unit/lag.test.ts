@@ -64,6 +64,44 @@ describe("LagSampler", () => {
   });
 });
 
+describe("LagSampler with a region down", () => {
+  it("keeps sampling the live cluster at its pace and backs off the dead one", async () => {
+    const calls = { live: 0, dead: 0 };
+    const closed: string[] = [];
+    const admin = (name: "live" | "dead") =>
+      ({
+        groupLag: async () => {
+          calls[name]++;
+          if (name === "dead") throw new Error("all brokers down");
+          return 1;
+        },
+        close: async () => {
+          closed.push(name);
+        },
+      }) as unknown as Admin;
+    const live = admin("live");
+    const dead = admin("dead");
+    const s = new LagSampler({
+      file: join(dir, "lag.ndjson"),
+      targets: [
+        { label: "g@live", groupId: "g", topic: "t", admin: live },
+        { label: "g@dead", groupId: "g", topic: "t", admin: dead },
+      ],
+      originMs: 0,
+      intervalMs: 10,
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    await s.stop();
+    expect(closed.sort()).toEqual(["dead", "live"]);
+    // About 40 rounds for the live cluster; the dead one is asked at 20, 40, 80, 160 ... ms gaps: a handful.
+    expect(calls.live).toBeGreaterThan(15);
+    expect(calls.dead).toBeLessThanOrEqual(6);
+    const lines = readFileSync(join(dir, "lag.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.every((l) => l.group === "g@live")).toBe(true);
+    expect(lines).toHaveLength(calls.live);
+  });
+});
+
 describe("LagSampler with a region that is gone", () => {
   it("does not ask a target whose cluster is down, and resumes when it is back", async () => {
     let up = false;
