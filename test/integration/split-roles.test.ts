@@ -32,7 +32,7 @@ describe("a region with dedicated controllers", () => {
     } finally {
       await supervisor.stopAll();
     }
-    expect(pids.length).toBe(8); // toxiproxy, 6 Kafka nodes, Apicurio
+    expect(pids.length).toBe(9); // toxiproxy, Redis, 6 Kafka nodes, Apicurio
     expect(pids.filter(alive)).toEqual([]);
   });
 });
