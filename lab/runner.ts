@@ -192,7 +192,17 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
         throw e;
       });
     }
-    await Promise.all([load, body]);
+    // The body may outlast the load (a failback): keep one interval per second in the logs meanwhile.
+    let between: NodeJS.Timeout | undefined;
+    void load.then(
+      () => (between = setInterval(() => recorder.flush(Date.now()), 1_000)),
+      () => {},
+    );
+    try {
+      await Promise.all([load, body]);
+    } finally {
+      clearInterval(between);
+    }
     const done = progress("draining outstanding clearances");
     const ms = await flow.drain(abort.signal);
     done(`${flow.ledger.outstanding()} outstanding after ${(ms / 1000).toFixed(1)} s`);
