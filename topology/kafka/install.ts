@@ -18,13 +18,17 @@ export interface KafkaInstall extends Installed {
   log4jConfig: string;
 }
 
-/** Kafka's jars (broker, controller, tools) from Maven Central into the cache, with a log4j2 config. */
-export async function installKafka(): Promise<KafkaInstall> {
-  const inst = await installOnce("kafka", KAFKA_VERSION, async (dir) => {
-    writeFileSync(join(dir, "pom.xml"), readFileSync(join(here, "pom.xml"), "utf8").replace("@KAFKA_VERSION@", KAFKA_VERSION));
+/**
+ * A JVM component on the lab's Kafka version: `<pomDir>/pom.xml` (with `@KAFKA_VERSION@`) resolved from Maven Central
+ * into its own lib/ folder, with Kafka's log4j2 config. Each component keeps its own folder, so Connect's jars never
+ * share a classpath with the broker's.
+ */
+export async function installKafkaClasspath(component: string, pomDir: string): Promise<KafkaInstall> {
+  const inst = await installOnce(component, KAFKA_VERSION, async (dir) => {
+    writeFileSync(join(dir, "pom.xml"), readFileSync(join(pomDir, "pom.xml"), "utf8").replace("@KAFKA_VERSION@", KAFKA_VERSION));
     copyFileSync(join(here, "log4j2.properties"), join(dir, "log4j2.properties"));
     await runTool(
-      "kafka install",
+      `${component} install`,
       ["mvn", "-q", "-B", `${DEPENDENCY_PLUGIN}:copy-dependencies`, "-DincludeScope=runtime", `-DoutputDirectory=${join(dir, "lib")}`],
       { cwd: dir, hint: "Maven must reach Maven Central; run `mvn -v` and check the network, then retry `./meshlab setup`" },
     );
@@ -36,6 +40,9 @@ export async function installKafka(): Promise<KafkaInstall> {
     log4jConfig: join(inst.dir, "log4j2.properties"),
   };
 }
+
+/** Kafka's jars (broker, controller, tools) from Maven Central into the cache, with a log4j2 config. */
+export const installKafka = (): Promise<KafkaInstall> => installKafkaClasspath("kafka", here);
 
 /** The JVM command line of a Kafka main class, with the lab's heap and logging. */
 export function kafkaJavaArgv(k: KafkaInstall, heapMb: number, mainClass: string, args: string[]): string[] {
