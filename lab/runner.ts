@@ -130,6 +130,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const phaseStarts: { name: string; startMs: number }[] = [];
   const marks: { name: string; atMs: number; details?: Record<string, unknown> }[] = [];
   const findings: Record<string, unknown> = {};
+  const state: Record<string, unknown> = {};
 
   const mounts: AsyncDisposable[] = [];
   try {
@@ -185,6 +186,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
           return atMs;
         },
         findings,
+        state,
       };
       // A failing body stops the load: the run is failed, and what was measured is still written.
       body = scenario.body(ctx).catch((e) => {
@@ -231,7 +233,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   if (scenario.analyse && flow) {
     try {
       const history = { entries, unexpected: [] };
-      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
+      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, state, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
     } catch (e) {
       warn(`the scenario's analysis failed: ${(e as Error).message}`);
       scenarioResult = { ...findings, analysisError: (e as Error).message };

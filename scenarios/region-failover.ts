@@ -48,7 +48,7 @@ async function failoverBody(ctx: ScenarioContext): Promise<void> {
   for (const g of groups) upstream.set(g, await committedOffsets(primary.bootstrap(LAB_CLASS), g, topics));
 
   const killMs = ctx.mark("kill", { region: t.primary });
-  ctx.findings.killUs = performance.now() * 1000;
+  ctx.state.killUs = performance.now() * 1000;
   ctx.phase("during-failover");
   primary.kill();
   for (const m of mesh.mirrorMakers.filter((x) => x.target === t.primary)) m.kill();
@@ -99,11 +99,11 @@ async function failoverBody(ctx: ScenarioContext): Promise<void> {
     checkpointStaleness: staleness,
     replicatedAtFailover: replicated.length,
   });
-  ctx.findings.replicatedIds = replicated;
+  ctx.state.replicatedIds = replicated;
 
   await ctx.atMeasured(t.failbackAtMs);
   ctx.mark("failback-start", { region: t.primary });
-  ctx.findings.failbackUs = performance.now() * 1000;
+  ctx.state.failbackUs = performance.now() * 1000;
   ctx.phase("during-failback");
   await primary.restart();
   for (const m of mesh.mirrorMakers.filter((x) => x.target === t.primary)) m.start();
@@ -143,16 +143,13 @@ export const regionFailover: Scenario = {
   // Duplicates arrive minutes later (after failback, or as replicated copies): keep settled requests in memory.
   ledgerGraceMs: 600_000,
   body: failoverBody,
-  analyse({ history, findings, marks, toRunMs, startedAtMs, runDir, slo }) {
+  analyse({ history, state, marks, toRunMs, startedAtMs, runDir, slo }) {
     const killMs = marks.find((m) => m.name === "kill")?.atMs;
     if (killMs === undefined) return { failover: "the primary was never killed (the run ended before the kill)" };
     const sloMs = Math.min(300, ...slo.filter((s) => s.metric.startsWith("latencyMs.clearance.p99")).map((s) => s.max));
-    const failbackUs = (findings.failbackUs as number | undefined) ?? null;
-    const killUs = findings.killUs as number;
-    const ids = new Set((findings.replicatedIds as string[] | undefined) ?? []);
-    delete findings.replicatedIds;
-    delete findings.killUs;
-    delete findings.failbackUs;
+    const failbackUs = (state.failbackUs as number | undefined) ?? null;
+    const killUs = state.killUs as number;
+    const ids = new Set((state.replicatedIds as string[] | undefined) ?? []);
     const rec = recovery(history.entries, killMs, toRunMs, { sloMs, untilMs: marks.find((m) => m.name === "failback-start")?.atMs });
     return {
       rto: { firstCompletionMs: rec.firstCompletionMs, withinSloMs: rec.withinSloMs, sloMs, windows: rec.windows },

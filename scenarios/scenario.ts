@@ -30,12 +30,15 @@ export interface ScenarioContext {
   mark(name: string, details?: Record<string, unknown>): number;
   /** Scenario findings, merged into result.json under `scenarioResult`. */
   findings: Record<string, unknown>;
+  /** What the body leaves for `analyse` only (ledger times, id sets): never written to result.json. */
+  state: Record<string, unknown>;
 }
 
 /** After the drain: the history and the body's findings, for figures that need the final ledger (RPO, RTO ...). */
 export interface AnalysisInput {
   history: History;
   findings: Record<string, unknown>;
+  state: Record<string, unknown>;
   marks: { name: string; atMs: number; details?: Record<string, unknown> }[];
   toRunMs(us: number): number;
   /** `startedAt` as epoch ms (engine logs carry wall-clock times). */
