@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runTool } from "../lab/install.ts";
 import type { ProcessHandle } from "../lab/proc.ts";
@@ -5,6 +7,7 @@ import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS } from "../topology/plan.ts";
+import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
@@ -184,18 +187,49 @@ function nodesById(ctx: ChaosContext, ids: string[]): { node: KafkaNode; region:
   });
 }
 
+/** Whether something accepts TCP connections on `host:port` now. */
+const accepts = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+    s.setTimeout(1_000, () => done(false));
+  });
+
+/**
+ * Waits until a (re)started node serves again: its own lab listener accepts connections (Kafka opens its data
+ * listeners last in start-up) and the cluster metadata lists it. The metadata alone can still list a broker that
+ * died seconds ago, until its session expires.
+ */
 async function waitForBroker(region: StartedRegion, nodeId: number, timeoutMs = 90_000): Promise<number> {
   const t0 = Date.now();
+  const own = region.plan.nodes.find((n) => n.spec.nodeId === nodeId)?.listeners.find((l) => l.klass === LAB_CLASS)?.bind;
   const admin = await region.admin();
   try {
     while (Date.now() - t0 < timeoutMs) {
-      if ((await admin.brokers().catch(() => [] as number[])).includes(nodeId)) return Date.now() - t0;
+      if ((!own || (await accepts(own.host, own.port))) && (await admin.brokers().catch(() => [] as number[])).includes(nodeId)) return Date.now() - t0;
       await sleep(300);
     }
     throw new Error(`node.id ${nodeId} did not rejoin the cluster within ${timeoutMs} ms`);
   } finally {
     await admin.close();
   }
+}
+
+/**
+ * Waits for a just-started node to rejoin, or fails as soon as its process exits during start-up (a broker
+ * on a full disk can die loading its logs), with Kafka's own reason from its log.
+ */
+async function untilBackOrExited(node: KafkaNode, region: StartedRegion): Promise<number> {
+  const exited = node.process?.exited.then(() => {
+    const fatal = readFileSync(node.logFile, "utf8").split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-3);
+    throw new Error(`${node.id} exited during start-up: ${fatal.map((l) => l.replace(/^\[[^\]]*\]\s*/, "")).join(" | ") || "see its kafka.log"}`);
+  });
+  return Promise.race([waitForBroker(region, node.plan.spec.nodeId), ...(exited ? [exited] : [])]);
 }
 
 /** Starts a node again once its killed process is really gone (so the restart reuses the same log dir). */
@@ -396,6 +430,29 @@ export function createInjector(ctx: ChaosContext): Injector {
         return rebalanceStorm(ctx, f);
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
+        if (f.fill === "records") {
+          // Kafka's own data on the disk; the heal is Kafka's retention clean-up (chaos/ballast.ts).
+          const fills = await Promise.all(
+            nodes.map(({ node, region }) =>
+              fillWithRecords(
+                { bootstrap: region.bootstrap(LAB_CLASS), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
+                {
+                  running: () => node.running(),
+                  restartIfDown: async () => {
+                    if (node.running()) return undefined;
+                    await startAgain(node);
+                    return untilBackOrExited(node, region);
+                  },
+                },
+              ),
+            ),
+          );
+          return {
+            target: r.ids.join(","),
+            details: Object.fromEntries(fills.map((x, i) => [r.ids[i], x.details])),
+            heal: async () => ({ retention: Object.fromEntries((await Promise.all(fills.map((x) => x.heal()))).map((h, i) => [r.ids[i], h])) }),
+          };
+        }
         const fills = await Promise.all(nodes.map(({ node }) => fillDisk(node.logDir, f.percent)));
         return {
           target: r.ids.join(","),

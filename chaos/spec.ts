@@ -64,7 +64,16 @@ export type FaultSpec =
       group: string;
     })
   | (FaultBase & { kind: "rebalance-storm"; everyMs: number; instances: number })
-  | (FaultBase & { kind: "disk-fill"; percent: number });
+  | (FaultBase & {
+      kind: "disk-fill";
+      percent: number;
+      /**
+       * `records` (default): Kafka's own data (a ballast topic on the target broker); the heal lowers its
+       * `retention.bytes` and waits for the broker's retention task to free the disk. `file`: something other than
+       * Kafka fills the volume (one plain file); the heal deletes it.
+       */
+      fill: "records" | "file";
+    });
 
 const name = str({ pattern: /^[a-z][a-z0-9._-]*$/, patternHint: "a name (lower-case letters, digits, '.', '_' and '-')" });
 
@@ -129,7 +138,7 @@ const byKind: Record<FaultKind, Check<unknown>> = {
     group: optional(str(), "centrelink-clearance-engine"),
   }),
   "rebalance-storm": obj({ ...base, kind: oneOf("rebalance-storm"), everyMs: optional(duration, 5_000), instances: optional(num({ integer: true, min: 1, max: 16 }), 1) }),
-  "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }) }),
+  "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }), fill: optional(oneOf("records", "file"), "records" as const) }),
 } as Record<FaultKind, Check<unknown>>;
 
 /** Kinds whose selector must name consumer instances, and kinds that need nodes. */

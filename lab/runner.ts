@@ -53,8 +53,9 @@ const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicat
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
-  const topology =
-    typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
+  const base = typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
+  // The scenario's broker settings go over the topology's (a disk scenario's retention check interval ...).
+  const topology = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };

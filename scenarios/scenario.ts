@@ -79,6 +79,8 @@ export interface Scenario {
    * node is formatted, and unmounted after the teardown. Needs root (chaos/README.md says what to do without).
    */
   logDirLimitsMb?: Record<string, number>;
+  /** Broker settings over the topology's `kafka.config` for this scenario (e.g. a shorter retention check interval). */
+  kafkaConfig?: Record<string, string>;
   /**
    * Variants run back to back, each on a freshly stood-up mesh with the same seed and rate: a variant's workload
    * fields override the scenario's (e.g. other consumer settings), and its faults replace the scenario's if given.

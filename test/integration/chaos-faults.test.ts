@@ -21,7 +21,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * every link). syd-3's log dir is a 256 MB tmpfs, so the disk can be filled without touching the host's.
  */
 describe("faults on a real region", () => {
-  const spec = parseTopology(JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region.json"), "utf8")));
+  // Retention checked every 5 s (Kafka's default is 5 min), as the disk-exhaustion scenario does.
+  const spec = parseTopology({
+    ...JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region.json"), "utf8")),
+    kafka: { config: { "log.retention.check.interval.ms": "5000" } },
+  });
   const runDir = tempDir("chaos-faults");
   let supervisor: Supervisor;
   let mesh: Mesh;
@@ -204,36 +208,23 @@ describe("faults on a real region", () => {
     expect(mesh.region().nodes.map((n) => n.process?.pid).filter((p, i) => p === pids[i])).toEqual([]);
   });
 
-  it("disk exhaustion: at 85 % writes go on, at 100 % the broker fails its log dir; acknowledged writes survive and the heal recovers", async () => {
+  const syd3 = () => {
     const node = mesh.region().nodes.find((n) => n.id === "syd-3");
     if (!node) throw new Error("no syd-3");
-    const p = await producer();
-    const acked: string[] = [];
-    const sendBatch = async (n: number, tag: string) => {
-      const rs = await Promise.allSettled(Array.from({ length: n }, (_, i) => p.send({ topic: TOPIC, key: `${tag}-${i}`, value: Buffer.alloc(1024, 2), headers: { id: `${tag}-${i}` } })));
-      for (const [i, r] of rs.entries()) if (r.status === "fulfilled") acked.push(`${tag}-${i}`);
-      return rs.filter((r) => r.status === "fulfilled").length;
-    };
-    const at85 = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 85 });
-    expect(usage(node.logDir).percent).toBeGreaterThanOrEqual(85);
-    expect(await sendBatch(200, "at85")).toBe(200);
-    expect(node.running()).toBe(true);
-    await at85.heal();
-
-    const full = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 100 });
-    expect(full.details?.["syd-3"]).toMatchObject({ enospc: true });
-    await sendBatch(300, "full");
-    let died = false;
-    for (let i = 0; i < 60 && !died; i++) {
-      died = !node.running();
-      if (!died) await sleep(500);
-    }
-    const healed = (await full.heal()) as { restartedRejoinMs: Record<string, number> };
-    expect(died).toBe(true); // the only log dir failed, so the broker shut itself down
-    expect(Object.keys(healed.restartedRejoinMs)).toEqual(["syd-3"]);
-    expect(usage(node.logDir).percent).toBeLessThan(85);
-
-    // Every acknowledged write is still there, read back through the brokers.
+    return node;
+  };
+  const acked: string[] = [];
+  const sendBatch = async (p: Producer, n: number, tag: string) => {
+    const rs = await Promise.allSettled(Array.from({ length: n }, (_, i) => p.send({ topic: TOPIC, key: `${tag}-${i}`, value: Buffer.alloc(1024, 2), headers: { id: `${tag}-${i}` } })));
+    for (const [i, r] of rs.entries()) if (r.status === "fulfilled") acked.push(`${tag}-${i}`);
+    return rs.filter((r) => r.status === "fulfilled").length;
+  };
+  const untilDown = async (node: ReturnType<typeof syd3>) => {
+    for (let i = 0; i < 60 && node.running(); i++) await sleep(500);
+    return !node.running();
+  };
+  /** Every acknowledged write is still there, read back through the brokers. */
+  const unreadAcked = async (): Promise<string[]> => {
     const consumer = await (await loadDriver("confluent")).consumer({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-disk", groupId: `test-disk-${Date.now()}`, topics: [TOPIC] });
     const seen = new Set<string>();
     try {
@@ -242,7 +233,57 @@ describe("faults on a real region", () => {
     } finally {
       await consumer.close();
     }
+    return acked.filter((id) => !seen.has(id));
+  };
+
+  it("disk exhaustion by a plain file: at 85 % writes go on, at 100 % the broker fails its log dir; the heal recovers", async () => {
+    const node = syd3();
+    const p = await producer();
+    const at85 = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 85, fill: "file" });
+    expect(usage(node.logDir).percent).toBeGreaterThanOrEqual(85);
+    expect(await sendBatch(p, 200, "file85")).toBe(200);
+    expect(node.running()).toBe(true);
+    await at85.heal();
+
+    const full = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 100, fill: "file" });
+    expect(full.details?.["syd-3"]).toMatchObject({ enospc: true });
+    await sendBatch(p, 300, "file100");
+    const died = await untilDown(node);
+    const healed = (await full.heal()) as { restartedRejoinMs: Record<string, number> };
+    expect(died).toBe(true); // the only log dir failed, so the broker shut itself down
+    expect(Object.keys(healed.restartedRejoinMs)).toEqual(["syd-3"]);
+    expect(usage(node.logDir).percent).toBeLessThan(85);
     expect(acked.length).toBeGreaterThanOrEqual(200);
-    expect(acked.filter((id) => !seen.has(id))).toEqual([]);
+    expect(await unreadAcked()).toEqual([]);
+  });
+
+  it("disk exhaustion by Kafka's own records: retention frees the disk at 85 %, and after the broker's restart at 100 %", async () => {
+    const node = syd3();
+    const p = await producer();
+    const at85 = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 85, fill: "records" });
+    expect(at85.details?.["syd-3"]).toMatchObject({ with: "records", stoppedBy: "threshold", brokerRunning: true });
+    expect(usage(node.logDir).percent).toBeGreaterThanOrEqual(85);
+    expect(await sendBatch(p, 200, "rec85")).toBe(200);
+    const r85 = ((await at85.heal()) as { retention: Record<string, Record<string, number | boolean>> }).retention["syd-3"];
+    // The broker's own retention task deleted the old segments: nothing was restarted, nothing deleted by hand.
+    expect(r85).toMatchObject({ retentionFreed: true });
+    expect(r85).not.toHaveProperty("restartedRejoinMs");
+    expect(Number(r85?.segmentsAfter)).toBeLessThan(Number(r85?.segmentsBefore));
+    expect(Number(r85?.usedPercentAfterRetention)).toBeLessThan(20);
+    expect(node.running()).toBe(true);
+
+    const full = await inject({ kind: "disk-fill", target: { named: "syd-3" }, percent: 100, fill: "records" });
+    await sendBatch(p, 300, "rec100");
+    const died = await untilDown(node);
+    const r100 = ((await full.heal()) as { retention: Record<string, Record<string, number | boolean>> }).retention["syd-3"];
+    expect(died).toBe(true);
+    // Retention runs only in a live broker: the heal restarted it on the full disk, then the old segments went.
+    expect(r100).toMatchObject({ retentionFreed: true });
+    expect(Number(r100?.restartedRejoinMs)).toBeGreaterThan(0);
+    // Either it started on the full disk, or it failed to and came up once the emergency reserve was freed.
+    expect(String(r100?.restartOnFullDisk)).toMatch(/^(ok|failed: syd-3 exited during start-up: .+)$/);
+    expect(Number(r100?.segmentsAfter)).toBeLessThan(Number(r100?.segmentsBefore));
+    expect(usage(node.logDir).percent).toBeLessThan(85);
+    expect(await unreadAcked()).toEqual([]);
   });
 });

@@ -38,6 +38,15 @@ describe("fault specs", () => {
       "syd-1",
     ]);
     expect(faults[4]).toMatchObject({ mode: "cut", group: "centrelink-clearance-engine" });
+    expect(faults[6]).toMatchObject({ percent: 85, fill: "records" });
+  });
+
+  it("take a disk fill of Kafka records or of a plain file, nothing else", () => {
+    expect(parseFaults([{ kind: "disk-fill", target: { named: "syd-1" }, percent: 100, fill: "file", at: 0, duration: "5s" }])[0]).toMatchObject({ fill: "file" });
+    expect(problemsOf([{ kind: "disk-fill", target: { named: "syd-1" }, percent: 101, fill: "sand", at: 0, duration: "5s" }])).toEqual([
+      "faults[0].percent: 101 is above the maximum 100",
+      'faults[0].fill: "sand" is not one of "records", "file"',
+    ]);
   });
 
   it("report every problem with its path at once", () => {
