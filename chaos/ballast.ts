@@ -50,7 +50,9 @@ function layReserve(logDir: string, bytes: number): { bytes: number; free(): voi
 }
 const BATCH = 4;
 
-export const ballastTopic = (nodeId: number) => `meshlab.ballast.${nodeId}`;
+let ballastSeq = 0;
+/** One ballast topic per injection, so two disk faults on one broker never share (or delete) each other's data. */
+export const ballastTopic = (nodeId: number) => `meshlab.ballast.${nodeId}.${process.pid}.${++ballastSeq}`;
 
 /** Bytes of a partition directory (segments, indexes, .deleted files), or 0 when it is gone. */
 export function dirBytes(dir: string): number {

@@ -11,15 +11,15 @@ import type { Scenario } from "./scenario.ts";
 export const diskExhaustion: Scenario = {
   name: "disk-exhaustion",
   description:
-    "syd-3's log dir (256 MB tmpfs) filled with Kafka records to 85 % at +15 s for 10 s, then to 100 % at +30 s for 15 s, each healed by lowering retention, at 50 clearances/s; nothing acknowledged may be lost",
+    "syd-3's log dir (256 MB tmpfs) filled with Kafka records to 85 % at +10 s for 15 s, then to 100 % at +40 s for 15 s, each healed by lowering retention, at 50 clearances/s; nothing acknowledged may be lost",
   topology: "one-region",
   // Kafka checks retention every 5 min by default: longer than the run. 5 s here, so the clean-up path runs in it.
   kafkaConfig: { "log.retention.check.interval.ms": "5000" },
   logDirLimitsMb: { "syd-3": 256 },
-  workload: { durationMs: "50s", rate: { kind: "constant", perSecond: 50 }, centrelink: { instances: 3 } },
+  workload: { durationMs: "70s", rate: { kind: "constant", perSecond: 50 }, centrelink: { instances: 3 } },
   slo: [{ metric: "counts.lost", max: 0 }],
   faults: [
-    { kind: "disk-fill", name: "disk-85", target: { named: "syd-3" }, percent: 85, fill: "records", at: "15s", duration: "10s" },
-    { kind: "disk-fill", name: "disk-100", target: { named: "syd-3" }, percent: 100, fill: "records", at: "30s", duration: "15s" },
+    { kind: "disk-fill", name: "disk-85", target: { named: "syd-3" }, percent: 85, fill: "records", at: "10s", duration: "15s" },
+    { kind: "disk-fill", name: "disk-100", target: { named: "syd-3" }, percent: 100, fill: "records", at: "40s", duration: "15s" },
   ],
 };
