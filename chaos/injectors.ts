@@ -6,7 +6,7 @@ import type { ProcessHandle } from "../lab/proc.ts";
 import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
-import { addr, LAB_CLASS } from "../topology/plan.ts";
+import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
 import type { Injection, Injector } from "./schedule.ts";
@@ -109,6 +109,21 @@ const TOXIC: Record<string, { type: string; attributes: (f: Extract<FaultSpec, {
   slicer: { type: "slicer", attributes: (f) => ({ average_size: f.avgBytes, size_variation: Math.floor(f.avgBytes / 2), delay: f.delayUs }) },
   cut: { type: "cut", attributes: () => ({}) },
 };
+
+/**
+ * Every proxied link of one class towards one target: the shared one (clients, lab tools) and, for node-to-node
+ * classes, one per source node (topology/plan.ts PEER_CLASSES). Throws on a class the target has not.
+ */
+export function linksTo(ctx: Pick<ChaosContext, "regions">, target: string, klass: string): string[] {
+  const names = ctx.regions.flatMap((g) => g.plan.links).filter((l) => l.target === target && l.klass === klass).map((l) => l.name);
+  return names.length ? names : [`${target}.${klass}`]; // an unknown link: degradeLinks names what exists
+}
+
+/** Whether a partition isolating `isolated` drops this link: exactly one end is isolated (shared links: the target). */
+export function crossesPartition(l: Link, isolated: Set<string>): boolean {
+  if (l.klass === LAB_CLASS || l.listen.port === l.upstream.port) return false;
+  return l.source === undefined ? isolated.has(l.target) : isolated.has(l.target) !== isolated.has(l.source);
+}
 
 /** The view selectors resolve against: the live mesh, asked at injection time. */
 export function targetView(ctx: ChaosContext): TargetView {
@@ -405,15 +420,16 @@ export function createInjector(ctx: ChaosContext): Injector {
       case "cut": {
         const t = TOXIC[f.kind];
         if (!t) throw new Error(`no toxic for ${f.kind}`);
-        const links = r.ids.flatMap((id) => f.links.map((k) => `${id}.${k}`));
+        const links = r.ids.flatMap((id) => f.links.flatMap((k) => linksTo(ctx, id, k)));
         const streams = f.direction === "both" ? (["upstream", "downstream"] as const) : ([f.direction] as const);
         return degradeLinks(new Toxics(ctx.toxiproxyApi), links, t.type, t.attributes(f), [...streams]);
       }
       case "partition": {
-        // Every link towards the isolated nodes drops its packets. Toxiproxy sits in front of each target, so
-        // the isolated nodes' own outgoing connections (their fetches from other leaders, their votes) still pass.
+        // Both directions between the isolated nodes and everyone else drop their packets: client links towards
+        // them, and each node-to-node link (one per source and target) that crosses the cut. Links inside either
+        // side, and the lab's own listener, are untouched.
         const ids = new Set(r.ids);
-        const links = ctx.regions.flatMap((g) => g.plan.links).filter((l) => ids.has(l.target) && l.klass !== LAB_CLASS && l.listen.port !== l.upstream.port);
+        const links = ctx.regions.flatMap((g) => g.plan.links).filter((l) => crossesPartition(l, ids));
         const inj = await degradeLinks(new Toxics(ctx.toxiproxyApi), links.map((l) => l.name), "timeout", { timeout: 0 }, ["upstream", "downstream"]);
         return { ...inj, target: r.ids.join(","), details: { ...inj.details, isolated: r.ids, addresses: links.map((l) => addr(l.listen)) } };
       }

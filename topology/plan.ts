@@ -25,6 +25,11 @@ export interface Link {
   listen: Endpoint;
   /** The real socket of the target. */
   upstream: Endpoint;
+  /**
+   * The one node whose traffic takes this link (a per-source link of a peer class: `syd-2.broker.from-syd-1`);
+   * absent when anyone may (clients, lab tools, a node reaching its own listener).
+   */
+  source?: string;
 }
 
 export interface ListenerPlan {
@@ -40,6 +45,12 @@ export interface NodePlan {
   region: string;
   dir: string;
   listeners: ListenerPlan[];
+  /**
+   * The node's own name resolution (a JVM hosts file, `-Djdk.net.hosts.file`): every peer's `broker` and
+   * `controller` names resolve to this node's source address, so its traffic to a peer takes the per-source link
+   * meant for it. Empty without a proxy.
+   */
+  hosts: Record<string, string>;
 }
 
 export interface RegionPlan {
@@ -47,7 +58,7 @@ export interface RegionPlan {
   clusterId: string;
   nodes: NodePlan[];
   links: Link[];
-  /** `controller.quorum.voters`, through the controller links. */
+  /** `controller.quorum.voters`: by name (`<node>.controller.meshlab`), so each node takes its own links. */
   voters: string;
   /** Bootstrap servers per client class, through that class's links (and `lab`, direct). */
   bootstrap: Record<string, string>;
@@ -62,6 +73,23 @@ export interface MeshPlan {
   /** The mesh-wide dedupe store (Redis), outside every region. */
   redis: Endpoint | undefined;
 }
+
+/**
+ * Node-to-node classes: brokers replicating from brokers, and nodes talking to controllers. With a proxy, each
+ * node reaches a peer through a link of its own (`<target>.<class>.from-<source>`), so a fault can drop traffic
+ * between two nodes in both directions: a real partition, not only traffic towards the isolated side.
+ */
+export const PEER_CLASSES = ["broker", "controller"] as const;
+const isPeer = (klass: string): boolean => (PEER_CLASSES as readonly string[]).includes(klass);
+
+/** The name a peer-class listener is advertised under (resolved per node by its hosts file). */
+export const peerHost = (target: string, klass: string): string => `${target}.${klass}.meshlab`;
+
+/**
+ * A node's source address on the loopback network: 127.0.<n>.1 for the n-th node of the mesh (1-based). The
+ * per-source links of its peers listen there, on the same ports as their shared links on 127.0.0.1.
+ */
+export const sourceHost = (n: number): string => `127.0.${n}.1`;
 
 /** Kafka listener name of a link class. */
 export const listenerName = (klass: string): string =>
@@ -155,19 +183,35 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
     return { name: `${target}.${klass}`, klass, target, upstream, listen: proxied(spec, klass) ? take() : upstream };
   };
 
+  let nodeSeq = 0;
   const regions = spec.regions.map((r, ri): RegionPlan => {
     const links: Link[] = [];
+    const source = new Map(r.nodes.map((n) => [n.id, sourceHost(++nodeSeq)]));
     const nodes = r.nodes.map((node): NodePlan => {
       const listeners = classesOf(spec, node).map((klass): ListenerPlan => {
         const l = link(klass, node.id);
         links.push(l);
-        return { name: listenerName(klass), klass, bind: l.upstream, advertised: l.listen };
+        const peer = isPeer(klass) && proxied(spec, klass);
+        return { name: listenerName(klass), klass, bind: l.upstream, advertised: peer ? { host: peerHost(node.id, klass), port: l.listen.port } : l.listen };
       });
-      return { spec: node, region: r.name, dir: join(runDir, r.name, node.id), listeners };
+      return { spec: node, region: r.name, dir: join(runDir, r.name, node.id), listeners, hosts: {} };
     });
+    // Per-source links of the peer classes: brokers fetch from brokers; every node talks to controllers.
+    for (const shared of [...links]) {
+      if (!isPeer(shared.klass) || !proxied(spec, shared.klass)) continue;
+      for (const from of r.nodes) {
+        // A node reaches its own controller through its own link too: a partition never cuts a node off itself.
+        if (shared.klass === "broker" && !from.roles.includes("broker")) continue;
+        links.push({ ...shared, name: `${shared.name}.from-${from.id}`, source: from.id, listen: { host: source.get(from.id) ?? HOST, port: shared.listen.port } });
+      }
+    }
+    for (const n of nodes)
+      for (const shared of links)
+        if (isPeer(shared.klass) && !shared.source && proxied(spec, shared.klass))
+          n.hosts[peerHost(shared.target, shared.klass)] = source.get(n.spec.id) ?? HOST;
     const registry = link("registry", r.name);
     const via = (klass: string, ns: NodeSpec[]) =>
-      ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass)).filter((l): l is Link => !!l);
+      ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass && !l.source)).filter((l): l is Link => !!l);
     const controllerLinks = via("controller", controllersOf(r));
     const bootstrap = Object.fromEntries(
       [...spec.clientClasses, ...(spec.replication ? [MIRROR_CLASS] : []), LAB_CLASS].map((c) => [c, via(c, brokersOf(r)).map((l) => addr(l.listen)).join(",")]),
@@ -177,7 +221,9 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
       clusterId: clusterIds?.[ri] ?? newClusterId(),
       nodes,
       links: [...links, registry],
-      voters: controllerLinks.map((l) => `${r.nodes.find((n) => n.id === l.target)?.nodeId}@${addr(l.listen)}`).join(","),
+      voters: controllerLinks
+        .map((l) => `${r.nodes.find((n) => n.id === l.target)?.nodeId}@${proxied(spec, "controller") ? `${peerHost(l.target, "controller")}:${l.listen.port}` : addr(l.listen)}`)
+        .join(","),
       bootstrap,
       controllerBootstrap: controllerLinks.map((l) => addr(l.listen)).join(","),
       registry,

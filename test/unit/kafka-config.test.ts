@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderServerProperties } from "../../topology/kafka/config.ts";
+import { renderHostsFile, renderServerProperties } from "../../topology/kafka/config.ts";
 import { addr, type MeshPlan, type NodePlan, planMesh, portsNeeded, type RegionPlan } from "../../topology/plan.ts";
 import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
 
@@ -207,5 +207,13 @@ describe("renderServerProperties with spec.kafka.config", () => {
     const node = region?.nodes[0];
     if (!region || !node) throw new Error("empty plan");
     expect(() => renderServerProperties(spec, { ...region, name: "mel" }, node)).toThrow("renderServerProperties: no region mel in the spec");
+  });
+});
+
+describe("renderHostsFile", () => {
+  it("maps localhost and the machine's name to 127.0.0.1, then each peer name to its address", () => {
+    const text = renderHostsFile({ "syd-2.broker.meshlab": "127.0.1.1", "syd-2.controller.meshlab": "127.0.1.1" }, "box");
+    const lines = text.trim().split("\n").filter((l) => !l.startsWith("#"));
+    expect(lines).toEqual(["127.0.0.1 localhost box", "127.0.1.1 syd-2.broker.meshlab", "127.0.1.1 syd-2.controller.meshlab"]);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addr, HOST, LAB_CLASS, type Link, listenerName, MIRROR_CLASS, type MeshPlan, newClusterId, planMesh, portsNeeded } from "../../topology/plan.ts";
+import { addr, HOST, LAB_CLASS, type Link, listenerName, MIRROR_CLASS, type MeshPlan, newClusterId, peerHost, planMesh, portsNeeded, sourceHost } from "../../topology/plan.ts";
 import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
 
 const loadSpec = (file: string): TopologySpec =>
@@ -14,6 +14,8 @@ const RUN_DIR = "/tmp/meshlab-run";
 const plan = (spec: TopologySpec): MeshPlan => planMesh(spec, RUN_DIR, portsFor(spec), ["cluster-syd"]);
 
 const allLinks = (p: MeshPlan): Link[] => p.regions.flatMap((r) => r.links);
+/** The shared links (one per class and target); per-source node-to-node links are tested on their own. */
+const sharedLinks = (p: MeshPlan): Link[] => allLinks(p).filter((l) => !l.source);
 
 function onlyRegion(p: MeshPlan) {
   const r = p.regions[0];
@@ -41,31 +43,52 @@ describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
     expect(p.toxiproxyApi).toEqual({ host: HOST, port: 20000 });
   });
 
-  it("names every link <node>.<class> or <region>.registry", () => {
-    const names = allLinks(p).map((l) => l.name);
+  it("names every shared link <node>.<class> or <region>.registry", () => {
+    const names = sharedLinks(p).map((l) => l.name);
     const expected = ["syd-1", "syd-2", "syd-3"].flatMap((n) => ["ato", "centrelink", "registry", "broker", "lab", "controller"].map((c) => `${n}.${c}`));
     expect(names).toEqual([...expected, "syd.registry"]);
-    for (const l of allLinks(p)) expect(l.name).toBe(`${l.target}.${l.klass}`);
+    for (const l of sharedLinks(p)) expect(l.name).toBe(`${l.target}.${l.klass}`);
     expect(region.registry).toMatchObject({ name: "syd.registry", klass: "registry", target: "syd" });
+  });
+
+  it("gives every node its own link to each peer's broker and controller listener (itself included)", () => {
+    const perSource = allLinks(p).filter((l) => l.source);
+    expect(perSource).toHaveLength(3 * 3 * 2);
+    for (const l of perSource) {
+      expect(["broker", "controller"]).toContain(l.klass);
+      expect(l.name).toBe(`${l.target}.${l.klass}.from-${l.source}`);
+      const shared = linkOf(p, `${l.target}.${l.klass}`);
+      // Same port and upstream as the shared link, on the source node's own loopback address.
+      expect(l.upstream).toEqual(shared.upstream);
+      expect(l.listen).toEqual({ host: sourceHost(Number(l.source?.slice(-1))), port: shared.listen.port });
+    }
+    expect(allLinks(p).filter((l) => ["ato", "centrelink", "registry", "lab"].includes(l.klass) && l.source)).toEqual([]);
+  });
+
+  it("resolves each node's peer names to its own source address", () => {
+    for (const [i, n] of region.nodes.entries()) {
+      expect(Object.keys(n.hosts).sort()).toEqual(["syd-1", "syd-2", "syd-3"].flatMap((t) => [peerHost(t, "broker"), peerHost(t, "controller")]).sort());
+      expect(new Set(Object.values(n.hosts))).toEqual(new Set([sourceHost(i + 1)]));
+    }
   });
 
   it("proxies every link except the lab's own, which connects straight to the broker", () => {
     for (const l of allLinks(p)) {
       if (l.klass === LAB_CLASS) expect(l.listen, l.name).toEqual(l.upstream);
       else expect(l.listen.port, l.name).not.toBe(l.upstream.port);
-      expect(l.listen.host).toBe(HOST);
+      if (!l.source) expect(l.listen.host).toBe(HOST);
       expect(l.upstream.host).toBe(HOST);
     }
   });
 
   it("uses every given port exactly once", () => {
-    const used = [p.toxiproxyApi?.port, p.redis?.port, ...allLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]))];
+    const used = [p.toxiproxyApi?.port, p.redis?.port, ...sharedLinks(p).flatMap((l) => (l.klass === LAB_CLASS ? [l.upstream.port] : [l.upstream.port, l.listen.port]))];
     expect(new Set(used).size).toBe(used.length);
     expect([...used].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(portsFor(spec));
   });
 
-  it("lists every controller in voters as nodeId@<controller link listen address>", () => {
-    const voters = ["syd-1", "syd-2", "syd-3"].map((n, i) => `${i + 1}@127.0.0.1:${linkOf(p, `${n}.controller`).listen.port}`);
+  it("lists every controller in voters by name, at its controller link's port; lab tools get the addresses", () => {
+    const voters = ["syd-1", "syd-2", "syd-3"].map((n, i) => `${i + 1}@${n}.controller.meshlab:${linkOf(p, `${n}.controller`).listen.port}`);
     expect(region.voters).toBe(voters.join(","));
     expect(region.controllerBootstrap).toBe(["syd-1", "syd-2", "syd-3"].map((n) => addr(linkOf(p, `${n}.controller`).listen)).join(","));
   });
@@ -86,7 +109,8 @@ describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
       for (const l of n.listeners) {
         const link = linkOf(p, `${n.spec.id}.${l.klass}`);
         expect(l.bind).toEqual(link.upstream);
-        expect(l.advertised).toEqual(link.listen);
+        // Node-to-node listeners by name (each node resolves it to its own link), the others at the proxy.
+        expect(l.advertised).toEqual(["broker", "controller"].includes(l.klass) ? { host: peerHost(n.spec.id, l.klass), port: link.listen.port } : link.listen);
       }
     }
   });
@@ -126,8 +150,10 @@ describe("planMesh without a proxy", () => {
     expect(new Set(used).size).toBe(portsNeeded(spec));
   });
 
-  it("advertises each listener at its own bind address", () => {
+  it("advertises each listener at its own bind address, with no per-source links or names", () => {
     for (const n of onlyRegion(p).nodes) for (const l of n.listeners) expect(l.advertised).toEqual(l.bind);
+    expect(allLinks(p).filter((l) => l.source)).toEqual([]);
+    for (const n of onlyRegion(p).nodes) expect(n.hosts).toEqual({});
   });
 });
 
@@ -154,7 +180,15 @@ describe("planMesh with one-region-split-roles.json", () => {
     const voters = region.voters.split(",");
     expect(voters.map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
     for (const [i, id] of ["syd-c1", "syd-c2", "syd-c3"].entries())
-      expect(voters[i]).toBe(`${100 + i + 1}@${addr(linkOf(p, `${id}.controller`).listen)}`);
+      expect(voters[i]).toBe(`${100 + i + 1}@${id}.controller.meshlab:${linkOf(p, `${id}.controller`).listen.port}`);
+  });
+
+  it("gives controllers links to the other controllers only, and brokers links to brokers and controllers", () => {
+    const from = (id: string) => allLinks(p).filter((l) => l.source === id).map((l) => l.name);
+    expect(from("syd-c1")).toEqual(["syd-c1", "syd-c2", "syd-c3"].map((c) => `${c}.controller.from-syd-c1`));
+    expect(from("syd-1").sort()).toEqual(
+      [...["syd-1", "syd-2", "syd-3"].map((b) => `${b}.broker.from-syd-1`), ...["syd-c1", "syd-c2", "syd-c3"].map((c) => `${c}.controller.from-syd-1`)].sort(),
+    );
   });
 
   it("bootstraps clients through the brokers only", () => {
@@ -182,7 +216,10 @@ describe("planMesh with two regions", () => {
     const melPlan = p.regions[1];
     if (!melPlan) throw new Error("no mel region");
     expect(melPlan.links.every((l) => l.target === "mel-1" || l.target === "mel")).toBe(true);
-    expect(melPlan.voters).toBe(`1@${addr(linkOf(p, "mel-1.controller").listen)}`);
+    expect(melPlan.links.filter((l) => l.source).map((l) => l.name)).toEqual(["mel-1.broker.from-mel-1", "mel-1.controller.from-mel-1"]);
+    // Source addresses are unique across the mesh: mel-1 is the fourth node.
+    expect(linkOf(p, "mel-1.broker.from-mel-1").listen.host).toBe(sourceHost(4));
+    expect(melPlan.voters).toBe(`1@mel-1.controller.meshlab:${linkOf(p, "mel-1.controller").listen.port}`);
     expect(melPlan.registry.name).toBe("mel.registry");
   });
 

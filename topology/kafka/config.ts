@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
@@ -56,4 +57,14 @@ export function renderServerProperties(spec: TopologySpec, region: RegionPlan, n
     "# Rendered by topology/kafka/config.ts; edits are lost on the next run.",
   ];
   return `${[...header, ...Object.entries(props).map(([k, v]) => `${k}=${v}`)].join("\n")}\n`;
+}
+
+/**
+ * A JVM hosts file (`-Djdk.net.hosts.file`) for a node: its peers' names, plus localhost and this machine's name,
+ * which the JVM would otherwise fail to resolve (the file replaces the system resolver for that JVM).
+ */
+export function renderHostsFile(hosts: Record<string, string>, machine = hostname()): string {
+  const lines = ["# Rendered by topology/kafka/config.ts: peer names to this node's source address.", `127.0.0.1 localhost ${machine}`];
+  for (const [name, ip] of Object.entries(hosts)) lines.push(`${ip} ${name}`);
+  return `${lines.join("\n")}\n`;
 }

@@ -45,9 +45,10 @@ export async function installKafkaClasspath(component: string, pomDir: string): 
 export const installKafka = (): Promise<KafkaInstall> => installKafkaClasspath("kafka", here);
 
 /** The JVM command line of a Kafka main class, with the lab's heap and logging. */
-export function kafkaJavaArgv(k: KafkaInstall, heapMb: number, mainClass: string, args: string[]): string[] {
+export function kafkaJavaArgv(k: KafkaInstall, heapMb: number, mainClass: string, args: string[], jvmOpts: string[] = []): string[] {
   return [
     k.java,
+    ...jvmOpts,
     `-Xms${heapMb}m`,
     `-Xmx${heapMb}m`,
     "-XX:+UseG1GC",

@@ -4,7 +4,7 @@ import { runTool } from "../../lab/install.ts";
 import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
-import { renderServerProperties } from "./config.ts";
+import { renderHostsFile, renderServerProperties } from "./config.ts";
 import { type KafkaInstall, kafkaJavaArgv } from "./install.ts";
 
 /**
@@ -15,6 +15,8 @@ export class KafkaNode implements AsyncDisposable {
   readonly plan: NodePlan;
   readonly propertiesFile: string;
   readonly logFile: string;
+  /** The JVM's own name resolution: peers' names to this node's source address (topology/plan.ts). */
+  readonly hostsFile: string;
   readonly #install: KafkaInstall;
   readonly #supervisor: Supervisor;
   readonly #heapMb: number;
@@ -30,6 +32,8 @@ export class KafkaNode implements AsyncDisposable {
     this.propertiesFile = join(this.plan.dir, "server.properties");
     this.logFile = join(this.plan.dir, "kafka.log");
     writeFileSync(this.propertiesFile, renderServerProperties(opts.spec, opts.region, opts.plan));
+    this.hostsFile = join(this.plan.dir, "hosts");
+    writeFileSync(this.hostsFile, renderHostsFile(this.plan.hosts));
   }
 
   get id(): string {
@@ -45,11 +49,15 @@ export class KafkaNode implements AsyncDisposable {
     return this.#process?.running() ?? false;
   }
 
+  #jvmOpts(): string[] {
+    return Object.keys(this.plan.hosts).length ? [`-Djdk.net.hosts.file=${this.hostsFile}`] : [];
+  }
+
   /** `kafka-storage format` for this node's dirs. */
   async format(clusterId: string): Promise<void> {
     await runTool(
       `kafka ${this.id} format`,
-      kafkaJavaArgv(this.#install, 256, "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", this.propertiesFile]),
+      kafkaJavaArgv(this.#install, 256, "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", this.propertiesFile], this.#jvmOpts()),
       { hint: `check ${this.propertiesFile}; the log dirs must be empty or formatted for this cluster id` },
     );
   }
@@ -60,7 +68,7 @@ export class KafkaNode implements AsyncDisposable {
     this.#starts++;
     this.#process = this.#supervisor.spawn(
       this.#starts === 1 ? `kafka ${this.id}` : `kafka ${this.id} (start ${this.#starts})`,
-      kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile]),
+      kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile], this.#jvmOpts()),
       // Teardown stops every node at once, when a controlled shutdown can only wait for a lost quorum.
       { logFile: this.logFile, cwd: this.plan.dir, stopGraceMs: 2_000 },
     );
