@@ -145,6 +145,13 @@ function globalHelp(): string {
   ].join("\n");
 }
 
+// kafkajs (unmaintained) arms its request-queue timer with a negative delay when nothing is pending; Node clamps
+// it to 1 ms and prints a TimeoutNegativeWarning into the run's output. Every other warning is still printed.
+process.removeAllListeners("warning");
+process.on("warning", (w) => {
+  if (w.name !== "TimeoutNegativeWarning") console.error(`(node) ${w.name}: ${w.message}`);
+});
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
