@@ -27,8 +27,11 @@ describe("a region with dedicated controllers", () => {
       expect(controller).not.toContain("inter.broker.listener.name");
       const voters = mesh.region().plan.voters.split(",");
       expect(voters.map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
-      const controllerProxies = mesh.region().plan.links.filter((l) => l.klass === "controller");
-      expect(voters.map((v) => v.split("@")[1])).toEqual(controllerProxies.map((l) => `${l.listen.host}:${l.listen.port}`));
+      // Voters by name at their controller links' ports; each node resolves the names to its own links.
+      const controllerProxies = mesh.region().plan.links.filter((l) => l.klass === "controller" && !l.source);
+      expect(voters.map((v) => v.split("@")[1])).toEqual(controllerProxies.map((l) => `${l.target}.controller.meshlab:${l.listen.port}`));
+      const perSource = mesh.region().plan.links.filter((l) => l.klass === "controller" && l.source);
+      expect(perSource).toHaveLength(6 * 3); // every node (3 brokers, 3 controllers) to every controller
     } finally {
       await supervisor.stopAll();
     }
