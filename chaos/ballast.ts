@@ -128,6 +128,11 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
         break;
       }
     }
+  } catch (e) {
+    // A fill that failed half-way takes back what it laid down: the injection reports the failure, nothing stays.
+    reserve?.free();
+    await admin.deleteTopics({ topics: [topic], timeout: 10_000 }).catch(() => {});
+    throw e;
   } finally {
     await producer?.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
