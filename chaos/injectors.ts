@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runTool } from "../lab/install.ts";
@@ -237,11 +237,13 @@ async function waitForBroker(region: StartedRegion, nodeId: number, timeoutMs = 
 
 /**
  * Waits for a just-started node to rejoin, or fails as soon as its process exits during start-up (a broker
- * on a full disk can die loading its logs), with Kafka's own reason from its log.
+ * on a full disk can die loading its logs), with Kafka's own reason: the error lines this start wrote to its log
+ * (from byte `logFrom`).
  */
-async function untilBackOrExited(node: KafkaNode, region: StartedRegion): Promise<number> {
+async function untilBackOrExited(node: KafkaNode, region: StartedRegion, logFrom: number): Promise<number> {
   const exited = node.process?.exited.then(() => {
-    const fatal = readFileSync(node.logFile, "utf8").split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-3);
+    const thisStart = readFileSync(node.logFile).subarray(logFrom).toString("utf8");
+    const fatal = thisStart.split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-3);
     throw new Error(`${node.id} exited during start-up: ${fatal.map((l) => l.replace(/^\[[^\]]*\]\s*/, "")).join(" | ") || "see its kafka.log"}`);
   });
   return Promise.race([waitForBroker(region, node.plan.spec.nodeId), ...(exited ? [exited] : [])]);
@@ -456,8 +458,9 @@ export function createInjector(ctx: ChaosContext): Injector {
                   running: () => node.running(),
                   restartIfDown: async () => {
                     if (node.running()) return undefined;
+                    const logFrom = existsSync(node.logFile) ? statSync(node.logFile).size : 0;
                     await startAgain(node);
-                    return untilBackOrExited(node, region);
+                    return untilBackOrExited(node, region, logFrom);
                   },
                 },
               ),
