@@ -112,7 +112,8 @@ const TOXIC: Record<string, { type: string; attributes: (f: Extract<FaultSpec, {
 
 /**
  * Every proxied link of one class towards one target: the shared one (clients, lab tools) and, for node-to-node
- * classes, one per source node (topology/plan.ts PEER_CLASSES). Throws on a class the target has not.
+ * classes, one per source node (topology/plan.ts PEER_CLASSES). For a class the target has not it returns the
+ * name `<target>.<class>`, which the injection then refuses, listing the links that exist.
  */
 export function linksTo(ctx: Pick<ChaosContext, "regions">, target: string, klass: string): string[] {
   const names = ctx.regions.flatMap((g) => g.plan.links).filter((l) => l.target === target && l.klass === klass).map((l) => l.name);
