@@ -3,6 +3,7 @@ import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin as KafkaAdmin, Kafka, logLevel, type Producer } from "kafkajs";
+import { InfraError } from "../lab/errors.ts";
 import { runTool } from "../lab/install.ts";
 import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
 import { usage } from "./disk.ts";
@@ -52,7 +53,7 @@ const BATCH = 4;
 
 let ballastSeq = 0;
 /** One ballast topic per injection, so two disk faults on one broker never share (or delete) each other's data. */
-export const ballastTopic = (nodeId: number) => `meshlab.ballast.${nodeId}.${process.pid}.${++ballastSeq}`;
+export const ballastTopic = (nodeId: number) => `meshlab.ballast.${nodeId}.${++ballastSeq}`;
 
 /** Bytes of a partition directory (segments, indexes, .deleted files), or 0 when it is gone. */
 export function dirBytes(dir: string): number {
@@ -159,8 +160,7 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
       const t0 = Date.now();
       const segmentsBefore = segmentsIn(partitionDir);
       const onDiskBefore = dirBytes(partitionDir);
-      const kafka2 = client(o.bootstrap, "meshlab-ballast-heal");
-      const admin2 = kafka2.admin();
+      const admin2 = kafka.admin();
       try {
         // 1. Lower retention to one segment, as an operator would, with Kafka's own kafka-configs tool. The
         //    controller takes the change even while the broker is down (kafkajs cannot: its metadata refresh
@@ -177,7 +177,9 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
           if (restartedRejoinMs !== undefined) restartOnFullDisk = "ok";
         } catch (e) {
           if (!reserve) throw e;
-          restartOnFullDisk = `failed: ${(e as Error).message}`;
+          // Kafka's reason is in the log tail the failed wait carries (lab/proc.ts exitedError).
+          const tail = e instanceof InfraError ? e.logTail.split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-2) : [];
+          restartOnFullDisk = `failed: ${[(e as Error).message, ...tail.map((l) => l.replace(/^\[[^\]]*\]\s*/, ""))].join(" | ")}`;
           reserve.free();
           restartedRejoinMs = await heal.restartIfDown();
         }

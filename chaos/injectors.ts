@@ -1,8 +1,7 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runTool } from "../lab/install.ts";
-import type { ProcessHandle } from "../lab/proc.ts";
+import { type ProcessHandle, waitUntil } from "../lab/proc.ts";
 import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
@@ -219,35 +218,30 @@ const accepts = (host: string, port: number): Promise<boolean> =>
 /**
  * Waits until a (re)started node serves again: its own lab listener accepts connections (Kafka opens its data
  * listeners last in start-up) and the cluster metadata lists it. The metadata alone can still list a broker that
- * died seconds ago, until its session expires.
+ * died seconds ago, until its session expires. Fails at once, with the node's log tail, if its process exits
+ * meanwhile (a broker on a full disk can die loading its logs).
  */
-async function waitForBroker(region: StartedRegion, nodeId: number, timeoutMs = 90_000): Promise<number> {
+async function waitForBroker(region: StartedRegion, node: KafkaNode, timeoutMs = 90_000): Promise<number> {
   const t0 = Date.now();
-  const own = region.plan.nodes.find((n) => n.spec.nodeId === nodeId)?.listeners.find((l) => l.klass === LAB_CLASS)?.bind;
+  const own = node.plan.listeners.find((l) => l.klass === LAB_CLASS)?.bind;
   const admin = await region.admin();
   try {
-    while (Date.now() - t0 < timeoutMs) {
-      if ((!own || (await accepts(own.host, own.port))) && (await admin.brokers().catch(() => [] as number[])).includes(nodeId)) return Date.now() - t0;
-      await sleep(300);
-    }
-    throw new Error(`node.id ${nodeId} did not rejoin the cluster within ${timeoutMs} ms`);
+    await waitUntil(
+      `${node.id} back in the cluster`,
+      async () => ((!own || (await accepts(own.host, own.port))) && (await admin.brokers().catch(() => [] as number[])).includes(node.plan.spec.nodeId) ? true : undefined),
+      { timeoutMs, intervalMs: 300, process: node.process, hint: `read ${node.logFile}` },
+    );
+    return Date.now() - t0;
   } finally {
     await admin.close();
   }
 }
 
-/**
- * Waits for a just-started node to rejoin, or fails as soon as its process exits during start-up (a broker
- * on a full disk can die loading its logs), with Kafka's own reason: the error lines this start wrote to its log
- * (from byte `logFrom`).
- */
-async function untilBackOrExited(node: KafkaNode, region: StartedRegion, logFrom: number): Promise<number> {
-  const exited = node.process?.exited.then(() => {
-    const thisStart = readFileSync(node.logFile).subarray(logFrom).toString("utf8");
-    const fatal = thisStart.split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-3);
-    throw new Error(`${node.id} exited during start-up: ${fatal.map((l) => l.replace(/^\[[^\]]*\]\s*/, "")).join(" | ") || "see its kafka.log"}`);
-  });
-  return Promise.race([waitForBroker(region, node.plan.spec.nodeId), ...(exited ? [exited] : [])]);
+/** Starts a node that is down (a disk fault's log-dir failure) and waits until it is back; undefined if it was up. */
+async function restartIfDown(node: KafkaNode, region: StartedRegion): Promise<number | undefined> {
+  if (node.running()) return undefined;
+  await startAgain(node);
+  return waitForBroker(region, node);
 }
 
 /** Starts a node again once its killed process is really gone (so the restart reuses the same log dir). */
@@ -305,7 +299,7 @@ async function processFault(ctx: ChaosContext, f: FaultSpec, r: Resolved): Promi
   const back = async () => {
     for (const { node } of nodes) await startAgain(node);
     const rejoinMs: Record<string, number> = {};
-    for (const { node, region } of nodes) rejoinMs[node.id] = await waitForBroker(region, node.plan.spec.nodeId);
+    for (const { node, region } of nodes) rejoinMs[node.id] = await waitForBroker(region, node);
     return { rejoinMs };
   };
   if (f.kind === "restart") return { target, details: await back(), heal: async () => undefined };
@@ -326,7 +320,7 @@ function rollingRestart(ctx: ChaosContext, ids: string[], intervalMs: number): I
       const t0 = Date.now();
       await node.stop();
       node.start();
-      const rejoinMs = await waitForBroker(region, node.plan.spec.nodeId);
+      const rejoinMs = await waitForBroker(region, node);
       steps.push({ node: node.id, downMs: Date.now() - t0, rejoinMs });
     }
   })();
@@ -455,15 +449,7 @@ export function createInjector(ctx: ChaosContext): Injector {
             nodes.map(({ node, region }) =>
               fillWithRecords(
                 { bootstrap: region.bootstrap(LAB_CLASS), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
-                {
-                  running: () => node.running(),
-                  restartIfDown: async () => {
-                    if (node.running()) return undefined;
-                    const logFrom = existsSync(node.logFile) ? statSync(node.logFile).size : 0;
-                    await startAgain(node);
-                    return untilBackOrExited(node, region, logFrom);
-                  },
-                },
+                { running: () => node.running(), restartIfDown: () => restartIfDown(node, region) },
               ),
             ),
           );
@@ -481,11 +467,10 @@ export function createInjector(ctx: ChaosContext): Injector {
             const healed = await Promise.all(fills.map((x) => x.heal()));
             // A broker whose only log dir failed (a write hit ENOSPC) shuts itself down; it comes back on the freed disk.
             const restarted: Record<string, number> = {};
-            for (const { node, region } of nodes)
-              if (!node.running()) {
-                await startAgain(node);
-                restarted[node.id] = await waitForBroker(region, node.plan.spec.nodeId);
-              }
+            for (const { node, region } of nodes) {
+              const ms = await restartIfDown(node, region);
+              if (ms !== undefined) restarted[node.id] = ms;
+            }
             return { healed: Object.fromEntries(healed.map((h, i) => [r.ids[i], h])), restartedRejoinMs: restarted };
           },
         };
