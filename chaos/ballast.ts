@@ -108,12 +108,10 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
   let stoppedBy = "threshold";
   let lastError: string | undefined;
   try {
-    const existing = await admin.listTopics();
-    if (!existing.includes(topic))
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [o.nodeId] }], configEntries: topicConfigs(opts) }],
-      });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [o.nodeId] }], configEntries: topicConfigs(opts) }],
+    });
     if (o.percent >= 100) reserve = layReserve(o.logDir, Math.floor(before.totalBytes * RESERVE_SHARE));
     producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     await producer.connect();
@@ -160,57 +158,60 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
       const t0 = Date.now();
       const segmentsBefore = segmentsIn(partitionDir);
       const onDiskBefore = dirBytes(partitionDir);
-      const admin2 = kafka.admin();
+      // 1. Lower retention to one segment, as an operator would, with Kafka's own kafka-configs tool. The
+      //    controller takes the change even while the broker is down (kafkajs cannot: its metadata refresh
+      //    fails on a partition without a leader).
+      await lowerRetention(o.bootstrap, topic, opts.segmentBytes);
+      const retentionLoweredMs = Date.now() - t0;
+      // 2. A broker whose log dir failed shut itself down; retention runs only in a live broker. On a full disk
+      //    its start-up can fail too (index files are memory-mapped: a page that cannot be allocated is a
+      //    SIGBUS), and then the operator frees the emergency reserve and starts it again.
+      let restartOnFullDisk: string | undefined;
+      let restartedRejoinMs: number | undefined;
       try {
-        // 1. Lower retention to one segment, as an operator would, with Kafka's own kafka-configs tool. The
-        //    controller takes the change even while the broker is down (kafkajs cannot: its metadata refresh
-        //    fails on a partition without a leader).
-        await lowerRetention(o.bootstrap, topic, opts.segmentBytes);
-        const retentionLoweredMs = Date.now() - t0;
-        // 2. A broker whose log dir failed shut itself down; retention runs only in a live broker. On a full disk
-        //    its start-up can fail too (index files are memory-mapped: a page that cannot be allocated is a
-        //    SIGBUS), and then the operator frees the emergency reserve and starts it again.
-        let restartOnFullDisk: string | undefined;
-        let restartedRejoinMs: number | undefined;
-        try {
-          restartedRejoinMs = await heal.restartIfDown();
-          if (restartedRejoinMs !== undefined) restartOnFullDisk = "ok";
-        } catch (e) {
-          if (!reserve) throw e;
-          // Kafka's reason is in the log tail the failed wait carries (lab/proc.ts exitedError).
-          const tail = e instanceof InfraError ? e.logTail.split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-2) : [];
-          restartOnFullDisk = `failed: ${[(e as Error).message, ...tail.map((l) => l.replace(/^\[[^\]]*\]\s*/, ""))].join(" | ")}`;
-          reserve.free();
-          restartedRejoinMs = await heal.restartIfDown();
-        }
-        const reserveFreedFirst = restartOnFullDisk?.startsWith("failed") ?? false;
-        // 3. Wait for the retention task to delete the old segments (and for the deletes to reach the disk).
-        const limit = 2 * opts.segmentBytes + 16 * 1024 * 1024;
-        const deadline = Date.now() + 180_000;
-        while (dirBytes(partitionDir) > limit && Date.now() < deadline) await sleep(250);
-        const freedMs = Date.now() - t0;
-        const freed = dirBytes(partitionDir) <= limit;
-        const usedAfterRetention = usage(o.logDir).percent;
-        const segmentsAfter = segmentsIn(partitionDir);
-        // 4. The ballast and the reserve go: the mesh is left as it was found.
-        reserve?.free();
-        await admin2.connect();
-        await admin2.deleteTopics({ topics: [topic], timeout: 10_000 }).catch(() => {});
-        return {
-          retentionLoweredMs,
-          ...(restartedRejoinMs !== undefined ? { restartedRejoinMs } : {}),
-          ...(restartOnFullDisk ? { restartOnFullDisk, reserveFreedFirst } : {}),
-          retentionFreed: freed,
-          retentionFreedMs: freedMs,
-          segmentsBefore,
-          segmentsAfter,
-          ballastBytesBefore: onDiskBefore,
-          ballastBytesAfter: dirBytes(partitionDir),
-          usedPercentAfterRetention: usedAfterRetention,
-        };
-      } finally {
-        await admin2.disconnect().catch(() => {});
+        restartedRejoinMs = await heal.restartIfDown();
+        if (restartedRejoinMs !== undefined) restartOnFullDisk = "ok";
+      } catch (e) {
+        if (!reserve) throw e;
+        // Kafka's reason is in the log tail the failed wait carries (lab/proc.ts exitedError).
+        const tail = e instanceof InfraError ? e.logTail.split("\n").filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(-2) : [];
+        restartOnFullDisk = `failed: ${[(e as Error).message, ...tail.map((l) => l.replace(/^\[[^\]]*\]\s*/, ""))].join(" | ")}`;
+        reserve.free();
+        restartedRejoinMs = await heal.restartIfDown();
       }
+      // 3. Wait for the retention task to delete the old segments (and for the deletes to reach the disk).
+      const limit = 2 * opts.segmentBytes + 16 * 1024 * 1024;
+      const deadline = Date.now() + 180_000;
+      while (dirBytes(partitionDir) > limit && Date.now() < deadline) await sleep(250);
+      const retentionFreedMs = Date.now() - t0;
+      const retentionFreed = dirBytes(partitionDir) <= limit;
+      const usedPercentAfterRetention = usage(o.logDir).percent;
+      const segmentsAfter = segmentsIn(partitionDir);
+      // 4. The ballast and the reserve go: the mesh is left as it was found.
+      reserve?.free();
+      const cleanup = kafka.admin();
+      const ballastDeleted = await cleanup
+        .connect()
+        .then(() => cleanup.deleteTopics({ topics: [topic], timeout: 10_000 }))
+        .then(
+          () => true,
+          () => false,
+        );
+      await cleanup.disconnect().catch(() => {});
+      return {
+        retentionLoweredMs,
+        ...(restartedRejoinMs !== undefined ? { restartedRejoinMs } : {}),
+        // "ok", or "failed: <why>" when the reserve had to be freed before the broker would start again.
+        ...(restartOnFullDisk ? { restartOnFullDisk } : {}),
+        retentionFreed,
+        retentionFreedMs,
+        segmentsBefore,
+        segmentsAfter,
+        ballastBytesBefore: onDiskBefore,
+        ballastBytesAfter: dirBytes(partitionDir),
+        usedPercentAfterRetention,
+        ballastDeleted,
+      };
     },
   };
 }

@@ -26,8 +26,9 @@ export interface Link {
   /** The real socket of the target. */
   upstream: Endpoint;
   /**
-   * The one node whose traffic takes this link (a per-source link of a peer class: `syd-2.broker.from-syd-1`);
-   * absent when anyone may (clients, lab tools, a node reaching its own listener).
+   * The one node whose traffic takes this link (a per-source link of a peer class: `syd-2.broker.from-syd-1`, or
+   * `syd-2.controller.from-syd-2` for a node reaching its own controller); absent when anyone may (clients, lab
+   * tools).
    */
   source?: string;
 }
@@ -89,7 +90,10 @@ export const peerHost = (target: string, klass: string): string => `${target}.${
  * A node's source address on the loopback network: 127.0.<n>.1 for the n-th node of the mesh (1-based). The
  * per-source links of its peers listen there, on the same ports as their shared links on 127.0.0.1.
  */
-export const sourceHost = (n: number): string => `127.0.${n}.1`;
+export const sourceHost = (n: number): string => {
+  if (n < 1 || n > 254) throw new Error(`sourceHost: node ${n} of the mesh has no loopback source address (1-254 nodes)`);
+  return `127.0.${n}.1`;
+};
 
 /** Kafka listener name of a link class. */
 export const listenerName = (klass: string): string =>
@@ -205,10 +209,8 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
         links.push({ ...shared, name: `${shared.name}.from-${from.id}`, source: from.id, listen: { host: source.get(from.id) ?? HOST, port: shared.listen.port } });
       }
     }
-    for (const n of nodes)
-      for (const shared of links)
-        if (isPeer(shared.klass) && !shared.source && proxied(spec, shared.klass))
-          n.hosts[peerHost(shared.target, shared.klass)] = source.get(n.spec.id) ?? HOST;
+    // Each node resolves exactly the peer names it has a link of its own for.
+    for (const n of nodes) for (const l of links) if (l.source === n.spec.id) n.hosts[peerHost(l.target, l.klass)] = l.listen.host;
     const registry = link("registry", r.name);
     const via = (klass: string, ns: NodeSpec[]) =>
       ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass && !l.source)).filter((l): l is Link => !!l);

@@ -292,7 +292,7 @@ describe("faults on a real region", () => {
     expect(await sendBatch(p, 200, "rec85")).toBe(200);
     const r85 = ((await at85.heal()) as { retention: Record<string, Record<string, number | boolean>> }).retention["syd-3"];
     // The broker's own retention task deleted the old segments: nothing was restarted, nothing deleted by hand.
-    expect(r85).toMatchObject({ retentionFreed: true });
+    expect(r85).toMatchObject({ retentionFreed: true, ballastDeleted: true });
     expect(r85).not.toHaveProperty("restartedRejoinMs");
     expect(Number(r85?.segmentsAfter)).toBeLessThan(Number(r85?.segmentsBefore));
     expect(Number(r85?.usedPercentAfterRetention)).toBeLessThan(20);
@@ -304,7 +304,7 @@ describe("faults on a real region", () => {
     const r100 = ((await full.heal()) as { retention: Record<string, Record<string, number | boolean>> }).retention["syd-3"];
     expect(died).toBe(true);
     // Retention runs only in a live broker: the heal restarted it on the full disk, then the old segments went.
-    expect(r100).toMatchObject({ retentionFreed: true });
+    expect(r100).toMatchObject({ retentionFreed: true, ballastDeleted: true });
     expect(Number(r100?.restartedRejoinMs)).toBeGreaterThan(0);
     // Either it started on the full disk, or it failed to and came up once the emergency reserve was freed.
     expect(String(r100?.restartOnFullDisk)).toMatch(/^(ok|failed: kafka syd-3 \(start \d+\): exited .* before syd-3 back in the cluster.*)$/);

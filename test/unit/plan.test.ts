@@ -65,6 +65,11 @@ describe("planMesh with one-region.json (combined nodes, toxiproxy)", () => {
     expect(allLinks(p).filter((l) => ["ato", "centrelink", "registry", "lab"].includes(l.klass) && l.source)).toEqual([]);
   });
 
+  it("has a loopback source address for up to 254 nodes, and says so beyond", () => {
+    expect(sourceHost(254)).toBe("127.0.254.1");
+    expect(() => sourceHost(255)).toThrow(/1-254 nodes/);
+  });
+
   it("resolves each node's peer names to its own source address", () => {
     for (const [i, n] of region.nodes.entries()) {
       expect(Object.keys(n.hosts).sort()).toEqual(["syd-1", "syd-2", "syd-3"].flatMap((t) => [peerHost(t, "broker"), peerHost(t, "controller")]).sort());
@@ -181,6 +186,11 @@ describe("planMesh with one-region-split-roles.json", () => {
     expect(voters.map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
     for (const [i, id] of ["syd-c1", "syd-c2", "syd-c3"].entries())
       expect(voters[i]).toBe(`${100 + i + 1}@${id}.controller.meshlab:${linkOf(p, `${id}.controller`).listen.port}`);
+  });
+
+  it("resolves on each node only the peer names it has links for: a controller never resolves a broker name", () => {
+    expect(Object.keys(byId("syd-c1").hosts).sort()).toEqual(["syd-c1", "syd-c2", "syd-c3"].map((c) => `${c}.controller.meshlab`));
+    expect(Object.keys(byId("syd-1").hosts)).toHaveLength(6);
   });
 
   it("gives controllers links to the other controllers only, and brokers links to brokers and controllers", () => {
