@@ -31,6 +31,8 @@ export interface SpawnOptions {
   logFile: string;
   /** How long `stop()` waits after SIGTERM before SIGKILL (default 10 s). */
   stopGraceMs?: number;
+  /** Run as this Unix user (uid/gid, no supplementary groups): how SPIRE's `unix:uid` selector tells workloads apart. */
+  user?: { uid: number; gid: number };
 }
 
 interface RecordedProcess {
@@ -184,7 +186,8 @@ export class Supervisor implements AsyncDisposable {
     const [cmd, ...args] = argv;
     if (!cmd) throw new Error(`${name}: empty command`);
     const fd = openSync(opts.logFile, "a");
-    const full = hasSetpriv ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--", cmd, ...args] : [cmd, ...args];
+    const as = opts.user ? ["--reuid", String(opts.user.uid), "--regid", String(opts.user.gid), "--clear-groups"] : [];
+    const full = hasSetpriv ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", ...as, "--", cmd, ...args] : [cmd, ...args];
     let child: ChildProcess;
     try {
       child = spawn(full[0] as string, full.slice(1), {
@@ -192,6 +195,7 @@ export class Supervisor implements AsyncDisposable {
         env: { ...process.env, ...opts.env },
         stdio: ["ignore", fd, fd],
         detached: true,
+        ...(opts.user && !hasSetpriv ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
       });
     } finally {
       closeSync(fd);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BadInputError } from "../lab/errors.ts";
 import { arr, bool, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
+import { type IdentityPlane, identityCheck, resolveIdentity } from "./spire/identity.ts";
 
 /** A Kafka process role. A node may be a combined broker+controller, or a dedicated one. */
 export type Role = "broker" | "controller";
@@ -79,6 +80,13 @@ export interface TopologySpec {
    * the regions, so a region failure does not take the memory of what was processed with it), or none.
    */
   dedupeStore: "redis" | "none";
+  /**
+   * `mtls` (the seed's zero-trust mesh; opt-in until its integration tests land, see README): every link is TLS with SPIRE-issued client certificates and
+   * the brokers authorize by SPIFFE ID. `plaintext`: no TLS, no ACLs, for comparison; reports say so.
+   */
+  security: "mtls" | "plaintext";
+  /** Trust domain, SVID lifetime and every workload's identity and grants (topology/spire/identity.ts). */
+  identity: IdentityPlane;
 }
 
 const ident = (what: string) =>
@@ -131,6 +139,8 @@ const topologyCheck = obj({
     null,
   ),
   dedupeStore: optional(oneOf("redis", "none"), "redis"),
+  security: optional(oneOf("mtls", "plaintext"), "plaintext"),
+  identity: optional(identityCheck, () => identityCheck({}, "topology.identity", []) as ReturnType<typeof identityCheck> & object),
   topics: arr(
     obj({
       name: str({ pattern: /^[a-zA-Z0-9._-]{1,249}$/, patternHint: "a legal Kafka topic name" }),
@@ -140,6 +150,9 @@ const topologyCheck = obj({
     }),
   ),
 });
+
+/** Topics the lab itself creates (replication probe, the registry's KafkaSQL journal), which grants may name. */
+const INTERNAL_TOPICS = ["meshlab.probe", "meshlab-registry-journal"];
 
 /** Classes whose names, or Kafka listener names, the internal links use. */
 const RESERVED_CLASSES = new Set(["broker", "controller", "lab", "replication"]);
@@ -229,6 +242,13 @@ export function parseTopology(input: unknown, source = "topology"): TopologySpec
   const problems: Problems = [];
   const spec = topologyCheck(input, "topology", problems) as TopologySpec | undefined;
   if (spec) crossCheck(spec as DeepPartial<TopologySpec>, problems);
+  if (spec?.identity)
+    spec.identity = resolveIdentity(spec.identity as unknown as Parameters<typeof resolveIdentity>[0], {
+      meshName: spec.name ?? "mesh",
+      topics: [...(spec.topics ?? []).map((t) => t.name), ...INTERNAL_TOPICS],
+      // The default identities name the seed's topics; only identities a spec writes are held to its topics.
+      explicit: (input as { identity?: { identities?: unknown } } | null)?.identity?.identities !== undefined,
+    }, problems);
   if (problems.length || !spec)
     throw new BadInputError(`invalid topology spec (${source})`, problems, "fix the fields named above; topology/README.md documents every key");
   return spec;

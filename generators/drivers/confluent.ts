@@ -12,6 +12,7 @@ import {
   type Producer,
   type ProduceRecord,
   sumLag,
+  tlsProps,
 } from "./driver.ts";
 
 const { KafkaJS, Producer: RdProducer, ConsumerGroupStates } = ckjs;
@@ -209,7 +210,7 @@ class ConfluentAdmin implements Admin {
 
 export const confluentDriver: KafkaDriver = {
   name: "confluent",
-  producer: ({ bootstrap, clientId, props }) => RdKafkaProducer.connect(bootstrap, clientId, props ?? {}),
+  producer: ({ bootstrap, clientId, props, tls }) => RdKafkaProducer.connect(bootstrap, clientId, { ...tlsProps(tls), ...props }),
 
   async consumer(opts: ConsumerOptions): Promise<Consumer> {
     const kafka = new KafkaJS.Kafka({});
@@ -219,6 +220,7 @@ export const confluentDriver: KafkaDriver = {
       "group.id": opts.groupId,
       "auto.offset.reset": "earliest",
       kafkaJS: { logger: quietLogger(opts.clientId) as never },
+      ...tlsProps(opts.tls),
       ...opts.props,
       ...(opts.onRebalance ? { rebalance_cb: rebalanceTap(opts.onRebalance) } : {}),
     } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
@@ -226,10 +228,10 @@ export const confluentDriver: KafkaDriver = {
     return new KafkaJsApiConsumer(c, opts.topics, opts.concurrency ?? 1);
   },
 
-  async admin({ bootstrap, clientId }): Promise<Admin> {
+  async admin({ bootstrap, clientId, tls }): Promise<Admin> {
     const kafka = new KafkaJS.Kafka({});
-    const admin = kafka.admin({ "bootstrap.servers": bootstrap, "client.id": clientId, kafkaJS: { logger: quietLogger(clientId) as never } } as ckjs.KafkaJS.AdminConstructorConfig);
-    const meta = new RdProducer({ "bootstrap.servers": bootstrap, "client.id": `${clientId}-metadata` });
+    const admin = kafka.admin({ "bootstrap.servers": bootstrap, "client.id": clientId, ...tlsProps(tls), kafkaJS: { logger: quietLogger(clientId) as never } } as ckjs.KafkaJS.AdminConstructorConfig);
+    const meta = new RdProducer({ "bootstrap.servers": bootstrap, "client.id": `${clientId}-metadata`, ...tlsProps(tls) } as ConstructorParameters<typeof RdProducer>[0]);
     try {
       await admin.connect();
       await new Promise<void>((resolve, reject) => meta.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve())));

@@ -6,6 +6,28 @@
  */
 export type ClientProps = Record<string, string | number | boolean>;
 
+/**
+ * A workload's client certificate for mTLS: the PEM files spiffe-helper keeps current (SVID with intermediates,
+ * PKCS#8 key, trust bundle). Clients read them when they are created; `undefined` means plaintext.
+ */
+export interface ClientTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** librdkafka's settings for a client certificate. No hostname check: SVIDs name a SPIFFE ID, links are IPs. */
+export const tlsProps = (tls: ClientTls | undefined): ClientProps =>
+  tls
+    ? {
+        "security.protocol": "ssl",
+        "ssl.certificate.location": tls.cert,
+        "ssl.key.location": tls.key,
+        "ssl.ca.location": tls.ca,
+        "ssl.endpoint.identification.algorithm": "none",
+      }
+    : {};
+
 export interface ProduceRecord {
   topic: string;
   key: string;
@@ -37,6 +59,7 @@ export interface ConsumedRecord {
 export interface ConsumerOptions {
   bootstrap: string;
   clientId: string;
+  tls?: ClientTls;
   groupId: string;
   topics: string[];
   /** librdkafka properties: session.timeout.ms, partition.assignment.strategy, group.protocol ... */
@@ -97,9 +120,9 @@ export function sumLag(ends: { partition: number; high: string; low: string }[],
 
 export interface KafkaDriver {
   readonly name: string;
-  producer(opts: { bootstrap: string; clientId: string; props?: ClientProps }): Promise<Producer>;
+  producer(opts: { bootstrap: string; clientId: string; props?: ClientProps; tls?: ClientTls }): Promise<Producer>;
   consumer(opts: ConsumerOptions): Promise<Consumer>;
-  admin(opts: { bootstrap: string; clientId: string }): Promise<Admin>;
+  admin(opts: { bootstrap: string; clientId: string; tls?: ClientTls }): Promise<Admin>;
 }
 
 export const driverNames = ["confluent", "kafkajs"] as const;

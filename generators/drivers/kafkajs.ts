@@ -1,9 +1,16 @@
+import { readFileSync } from "node:fs";
 import { Kafka, logLevel, PartitionAssigners } from "kafkajs";
 import { BadInputError } from "../../lab/errors.ts";
-import { type Admin, type ClientProps, type Consumer, type GroupState, headersToStrings, type KafkaDriver, sumLag } from "./driver.ts";
+import { type Admin, type ClientProps, type ClientTls, type Consumer, type GroupState, headersToStrings, type KafkaDriver, sumLag } from "./driver.ts";
 
-const client = (bootstrap: string, clientId: string) =>
-  new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+/** Node's TLS options from a workload's SVID files; the chain is checked against the bundle, not the host name. */
+export const kafkajsSsl = (tls: ClientTls | undefined) =>
+  tls
+    ? { ssl: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), rejectUnauthorized: true, checkServerIdentity: () => undefined } }
+    : {};
+
+const client = (bootstrap: string, clientId: string, tls?: ClientTls) =>
+  new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 8 }, ...kafkajsSsl(tls) });
 
 /** Maps the librdkafka consumer properties KafkaJS can honour; anything else is refused, never ignored. */
 function consumerSettings(props: ClientProps = {}) {
@@ -28,8 +35,8 @@ function consumerSettings(props: ClientProps = {}) {
 export const kafkajsDriver: KafkaDriver = {
   name: "kafkajs",
 
-  async producer({ bootstrap, clientId }) {
-    const p = client(bootstrap, clientId).producer({ idempotent: true, maxInFlightRequests: 5 });
+  async producer({ bootstrap, clientId, tls }) {
+    const p = client(bootstrap, clientId, tls).producer({ idempotent: true, maxInFlightRequests: 5 });
     await p.connect();
     return {
       async send(r) {
@@ -42,7 +49,7 @@ export const kafkajsDriver: KafkaDriver = {
   },
 
   async consumer(opts): Promise<Consumer> {
-    const c = client(opts.bootstrap, opts.clientId).consumer({
+    const c = client(opts.bootstrap, opts.clientId, opts.tls).consumer({
       groupId: opts.groupId,
       partitionAssigners: [PartitionAssigners.roundRobin],
       ...consumerSettings(opts.props),
@@ -66,8 +73,8 @@ export const kafkajsDriver: KafkaDriver = {
     };
   },
 
-  async admin({ bootstrap, clientId }): Promise<Admin> {
-    const a = client(bootstrap, clientId).admin();
+  async admin({ bootstrap, clientId, tls }): Promise<Admin> {
+    const a = client(bootstrap, clientId, tls).admin();
     await a.connect();
     return {
       async brokers() {

@@ -334,7 +334,7 @@ describe("parseTopology: invalid specs", () => {
   it("rejects an unknown top-level key and a Kafka heap below 128 MB", () => {
     const err = rejectionOf({ ...valid(), kafka: { heapMb: 64 }, extra: true });
     expect(err.problems).toEqual([
-      "topology.extra: unknown key (allowed: name, backend, clientClasses, proxy, kafka, registry, regions, replication, dedupeStore, topics)",
+      "topology.extra: unknown key (allowed: name, backend, clientClasses, proxy, kafka, registry, regions, replication, dedupeStore, security, identity, topics)",
       "topology.kafka.heapMb: 64 is below the minimum 128",
     ]);
   });

@@ -2,12 +2,43 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
+import { superUsers } from "../spire/identity.ts";
+
+/** The node's own SVID files (spiffe-helper keeps them current); present when the mesh runs mTLS. */
+export interface NodeTls {
+  svid: string;
+  key: string;
+  bundle: string;
+}
+
+/**
+ * mTLS on every listener, the lab's SVID engine factory (re-reads rotated files on each new connection), the
+ * SPIFFE principal builder and KRaft's StandardAuthorizer, deny by default. Hostname verification is off: SVIDs
+ * carry a SPIFFE ID and no IP SAN, and every link is an IP address; peers are verified by chain to the trust
+ * bundle, and authorized by SPIFFE ID.
+ */
+export function tlsProperties(spec: TopologySpec, tls: NodeTls): Record<string, string> {
+  return {
+    "ssl.engine.factory.class": "meshlab.spiffe.SvidSslEngineFactory",
+    "spiffe.svid.file": tls.svid,
+    "spiffe.key.file": tls.key,
+    "spiffe.bundle.file": tls.bundle,
+    "ssl.client.auth": "required",
+    "ssl.endpoint.identification.algorithm": "",
+    "principal.builder.class": "meshlab.spiffe.SpiffePrincipalBuilder",
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": "false",
+    "super.users": superUsers(spec.identity),
+  };
+}
 
 /**
  * Renders a KRaft node's server.properties. Each link class has its own listener, bound on the node's real port
  * and advertised at its proxy, so Kafka hands every client the proxied addresses of its own class.
  */
-export function renderServerProperties(spec: TopologySpec, region: RegionPlan, node: NodePlan): string {
+export function renderServerProperties(spec: TopologySpec, region: RegionPlan, node: NodePlan, tls?: NodeTls): string {
+  if (spec.security === "mtls" && !tls) throw new Error(`renderServerProperties: ${node.spec.id} has no SVID files, but the mesh runs mTLS`);
+  const protocol = spec.security === "mtls" ? "SSL" : "PLAINTEXT";
   const regionSpec = spec.regions.find((r) => r.name === region.name);
   if (!regionSpec) throw new Error(`renderServerProperties: no region ${region.name} in the spec`);
   const brokers = brokersOf(regionSpec).length;
@@ -24,7 +55,7 @@ export function renderServerProperties(spec: TopologySpec, region: RegionPlan, n
     listeners: node.listeners.map((l) => `${l.name}://${l.bind.host}:${l.bind.port}`).join(","),
     "advertised.listeners": node.listeners.map((l) => `${l.name}://${l.advertised.host}:${l.advertised.port}`).join(","),
     "listener.security.protocol.map": [...new Set([...node.listeners.map((l) => l.name), "CONTROLLER", "REPLICATION"])]
-      .map((n) => `${n}:PLAINTEXT`)
+      .map((n) => `${n}:${protocol}`)
       .join(","),
     "log.dirs": join(node.dir, "data"),
   };
@@ -50,6 +81,7 @@ export function renderServerProperties(spec: TopologySpec, region: RegionPlan, n
   if (isController) {
     Object.assign(props, { "metadata.log.dir": join(node.dir, "metadata") });
   }
+  if (tls && spec.security === "mtls") Object.assign(props, tlsProperties(spec, tls));
   Object.assign(props, spec.kafka.config);
 
   const header = [

@@ -4,7 +4,7 @@ import { runTool } from "../../lab/install.ts";
 import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
-import { renderHostsFile, renderServerProperties } from "./config.ts";
+import { type NodeTls, renderHostsFile, renderServerProperties } from "./config.ts";
 import { type KafkaInstall, kafkaJavaArgv } from "./install.ts";
 
 /**
@@ -23,7 +23,7 @@ export class KafkaNode implements AsyncDisposable {
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor }) {
+  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor; tls?: NodeTls }) {
     this.plan = opts.plan;
     this.#install = opts.install;
     this.#supervisor = opts.supervisor;
@@ -31,7 +31,7 @@ export class KafkaNode implements AsyncDisposable {
     mkdirSync(this.plan.dir, { recursive: true });
     this.propertiesFile = join(this.plan.dir, "server.properties");
     this.logFile = join(this.plan.dir, "kafka.log");
-    writeFileSync(this.propertiesFile, renderServerProperties(opts.spec, opts.region, opts.plan));
+    writeFileSync(this.propertiesFile, renderServerProperties(opts.spec, opts.region, opts.plan, opts.tls));
     this.hostsFile = join(this.plan.dir, "hosts");
     writeFileSync(this.hostsFile, renderHostsFile(this.plan.hosts));
   }

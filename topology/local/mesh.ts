@@ -1,10 +1,13 @@
+import { writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
 import { progress } from "../../lab/log.ts";
 import { DisposableGroup, exitedError, type Supervisor, waitUntil } from "../../lab/proc.ts";
-import { installKafka } from "../kafka/install.ts";
+import type { ClientTls } from "../../generators/drivers/driver.ts";
+import { createAcls } from "../kafka/acls.ts";
+import { installKafka, type KafkaInstall } from "../kafka/install.ts";
 import { KafkaNode } from "../kafka/node.ts";
 import { freePorts, LAB_CLASS, type MeshPlan, planMesh, portsNeeded, type RegionPlan } from "../plan.ts";
 import { PROBE_TOPIC, primaryRegion, REGISTRY_JOURNAL_TOPIC, remoteTopic, replicatedRegistry } from "../mirrormaker/config.ts";
@@ -15,6 +18,9 @@ import { redisVersion, StartedRedis } from "../redis/redis.ts";
 import { installApicurio, StartedRegistry } from "../registry/apicurio.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
 import { installToxiproxy, StartedToxiproxy } from "../toxiproxy/toxiproxy.ts";
+import { deriveAcls, type Workload } from "../spire/identity.ts";
+import { installSpiffeJar, installSpire } from "../spire/install.ts";
+import { type SpireRegion, StartedSpire, type SvidFiles } from "../spire/spire.ts";
 
 /** One running region: its Kafka nodes, its registry, and how each client class reaches it. */
 export interface StartedRegion {
@@ -26,6 +32,12 @@ export interface StartedRegion {
   bootstrap(klass: string): string;
   /** An admin client on the lab's direct listener; the caller closes it. */
   admin(): Promise<Admin>;
+  /** A workload's client certificate in this region (undefined when the mesh runs plaintext). */
+  tls(workload: Workload): ClientTls | undefined;
+  /** The region's SPIRE (server, agent, sidecars), when the mesh runs mTLS. */
+  readonly spire: SpireRegion | undefined;
+  /** A client properties file for Kafka's Java tools, as the lab's identity (`--command-config`). */
+  readonly toolConfig: string | undefined;
   /** SIGKILL of every Kafka node and the registry of the region: a region lost at once. */
   kill(): void;
   /** False from `kill()` until `restart()` has every broker back: whether clients should ask the region at all. */
@@ -44,6 +56,8 @@ export interface Mesh extends AsyncDisposable {
   readonly probe: ReplicationProbe | undefined;
   /** The mesh-wide dedupe store. */
   readonly redis: StartedRedis | undefined;
+  /** The identity plane (one SPIRE per region), absent with `security: "plaintext"`. */
+  readonly spire: StartedSpire | undefined;
   region(name?: string): StartedRegion;
   /** Component name -> version, for the result file. */
   readonly versions: Record<string, string>;
@@ -51,11 +65,14 @@ export interface Mesh extends AsyncDisposable {
 
 /** Fetches every component a topology needs (a no-op on a warm cache). */
 export async function installMeshComponents(spec: TopologySpec): Promise<Record<string, string>> {
-  const [kafka, apicurio, toxiproxy, mm2] = await Promise.all([
+  const mtls = spec.security === "mtls";
+  const [kafka, apicurio, toxiproxy, mm2, spire] = await Promise.all([
     installKafka(),
     installApicurio(),
     spec.proxy === "toxiproxy" ? installToxiproxy() : undefined,
     spec.replication ? installMirrorMaker() : undefined,
+    mtls ? installSpire() : undefined,
+    mtls ? installSpiffeJar() : undefined,
   ]);
   return {
     kafka: kafka.version,
@@ -63,6 +80,7 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
     ...(toxiproxy ? { toxiproxy: toxiproxy.version } : {}),
     ...(mm2 ? { mirrormaker: mm2.version } : {}),
     ...(spec.dedupeStore === "redis" ? { redis: redisVersion() } : {}),
+    ...(spire ? { spire: spire.version } : {}),
   };
 }
 
@@ -83,12 +101,14 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     done(`${plan.regions.reduce((n, r) => n + r.links.filter((l) => l.klass !== LAB_CLASS).length, 0)} links proxied`);
   }
 
+  const spire = spec.security === "mtls" ? stack.use(await StartedSpire.start(spec, opts)) : undefined;
+
   let redis: StartedRedis | undefined;
   const redisStarting = plan.redis
     ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis") }).then((r) => (redis = stack.use(r)))
     : undefined;
   redisStarting?.catch(() => {});
-  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack)));
+  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name))));
   await redisStarting;
 
   const mirrorMakers: MirrorMakerProcess[] = [];
@@ -118,6 +138,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     get redis() {
       return redis;
     },
+    spire,
     versions,
     region(name?: string) {
       const r = name ? regions.find((x) => x.plan.name === name) : regions[0];
@@ -132,11 +153,40 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
   };
 }
 
-async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup): Promise<StartedRegion> {
+/** Client certificate files of a workload, as the drivers take them. */
+export const clientTls = (f: SvidFiles | undefined): ClientTls | undefined => (f ? { cert: f.svid, key: f.key, ca: f.bundle } : undefined);
+
+/** Kafka's classpath, with the lab's SPIFFE plug-ins when the mesh runs mTLS. */
+export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall> {
   const kafka = await installKafka();
+  if (spec.security !== "mtls") return kafka;
+  return { ...kafka, classpath: `${kafka.classpath}:${(await installSpiffeJar()).jar}` };
+}
+
+/** Client properties for Kafka's Java tools and clients (the lab's tools, MirrorMaker) as one workload. */
+export function javaClientTls(f: SvidFiles): Record<string, string> {
+  return {
+    "security.protocol": "SSL",
+    "ssl.engine.factory.class": "meshlab.spiffe.SvidSslEngineFactory",
+    "spiffe.svid.file": f.svid,
+    "spiffe.key.file": f.key,
+    "spiffe.bundle.file": f.bundle,
+    "ssl.endpoint.identification.algorithm": "",
+  };
+}
+
+async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegion> {
+  const kafka = await kafkaWithPlugins(spec);
   const regionSpec = spec.regions.find((r) => r.name === plan.name);
   if (!regionSpec) throw new Error(`no region ${plan.name}`);
-  const nodes = plan.nodes.map((n) => new KafkaNode({ spec, region: plan, plan: n, install: kafka, supervisor }));
+  const tls = (w: Workload) => clientTls(spire?.files(w));
+  const brokerTls = spire?.files("broker");
+  const nodes = plan.nodes.map((n) => new KafkaNode({ spec, region: plan, plan: n, install: kafka, supervisor, ...(brokerTls ? { tls: brokerTls } : {}) }));
+  let toolConfig: string | undefined;
+  if (spire) {
+    toolConfig = join(plan.nodes[0]?.dir ?? "", "..", "lab-tool.properties");
+    writeFileSync(toolConfig, `${Object.entries(javaClientTls(spire.files("lab"))).map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
+  }
   for (const n of nodes) stack.use(n);
 
   let done = progress(`region ${plan.name}: formatting ${nodes.length} KRaft nodes`);
@@ -146,7 +196,8 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   done = progress(`region ${plan.name}: starting ${nodes.length} KRaft nodes`);
   for (const n of nodes) n.start();
   const driver = await loadDriver("confluent");
-  const admin = async () => driver.admin({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-admin-${plan.name}` });
+  const labTls = tls("lab");
+  const admin = async () => driver.admin({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-admin-${plan.name}`, ...(labTls ? { tls: labTls } : {}) });
   // librdkafka clients made and destroyed against brokers that do not listen yet can trip an assertion inside
   // librdkafka (rd_kafka_enq_once), which aborts the whole runner: wait for a TCP accept before making one.
   const listening = async () => {
@@ -179,13 +230,19 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       { timeoutMs: 90_000, intervalMs: 300, hint: `the node logs under ${join(plan.nodes[0]?.dir ?? "", "..")} say why the quorum did not form` },
     );
     done(`${expected} brokers up`);
+    if (spire) {
+      const acls = deriveAcls(spec.identity, spec.regions.map((r) => r.name));
+      done = progress(`region ${plan.name}: writing ${acls.length} ACLs`);
+      await createAcls(plan.bootstrap[LAB_CLASS] ?? "", labTls, acls);
+      done("written");
+    }
   } catch (e) {
     await a.close();
     throw e;
   }
 
   // The registry's boot is the slowest step: it runs while the topics are created.
-  const registryStarting = startRegistry(spec, plan, supervisor, stack);
+  const registryStarting = startRegistry(spec, plan, supervisor, stack, spire);
   registryStarting.catch(() => {}); // awaited below; a topic failure must not leave it unhandled
   try {
     const rf = Math.min(3, expected);
@@ -227,6 +284,9 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       return b;
     },
     admin,
+    tls,
+    spire,
+    toolConfig,
     ready: () => ready,
     kill() {
       ready = false;
@@ -275,14 +335,14 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       } finally {
         await b.close().catch(() => {});
       }
-      registry = await startRegistry(spec, plan, supervisor, new DisposableGroup());
+      registry = await startRegistry(spec, plan, supervisor, new DisposableGroup(), spire);
       ready = true;
       d("back");
     },
   };
 }
 
-async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup): Promise<StartedRegistry> {
+async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegistry> {
   const done = progress(`region ${plan.name}: starting Apicurio Registry (${spec.registry.storage})`);
   const registry = stack.use(
     await StartedRegistry.start({
@@ -296,6 +356,7 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
       journalTopic: replicatedRegistry(spec) && plan.name !== primaryRegion(spec) ? remoteTopic(primaryRegion(spec), REGISTRY_JOURNAL_TOPIC) : REGISTRY_JOURNAL_TOPIC,
       bootstrap: plan.bootstrap.registry ?? plan.bootstrap[LAB_CLASS] ?? "",
       heapMb: spec.registry.heapMb,
+      ...(spire ? { tls: spire.files("registry") } : {}),
     }),
   );
   done(registry.ccompatUrl);

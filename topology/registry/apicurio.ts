@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
@@ -22,6 +22,27 @@ export async function installApicurio(): Promise<Installed & { runJar: string }>
     await runTool("apicurio install", ["rm", join(dir, "apicurio-registry-app-all.tar.gz")], { hint });
   });
   return { ...inst, runJar: join(inst.dir, "app", "quarkus-run.jar") };
+}
+
+/**
+ * System properties for KafkaSQL's Kafka clients (`apicurio.kafka.common.*` reaches all of them). Apicurio runs
+ * from its Quarkus fast-jar, whose class path the lab's SVID engine factory cannot join, so it takes Kafka's
+ * built-in PEM key store: the key and chain in one file, written here from the SVID files. Kafka's Java clients
+ * read it once; their connections outlive the certificate they opened with (TLS has no re-authentication).
+ */
+function kafkaSqlTls(tls: { svid: string; key: string; bundle: string }, dir: string): string[] {
+  const keystore = join(dir, "kafkasql-keystore.pem");
+  writeFileSync(keystore, `${readFileSync(tls.key, "utf8").trim()}\n${readFileSync(tls.svid, "utf8").trim()}\n`, { mode: 0o600 });
+  const props: Record<string, string> = {
+    "apicurio.kafkasql.security.protocol": "SSL",
+    "apicurio.kafka.common.security.protocol": "SSL",
+    "apicurio.kafka.common.ssl.keystore.type": "PEM",
+    "apicurio.kafka.common.ssl.keystore.location": keystore,
+    "apicurio.kafka.common.ssl.truststore.type": "PEM",
+    "apicurio.kafka.common.ssl.truststore.location": tls.bundle,
+    "apicurio.kafka.common.ssl.endpoint.identification.algorithm": "",
+  };
+  return Object.entries(props).map(([k, v]) => `-D${k}=${v}`);
 }
 
 /** The schema registry of a region, reached by clients through its Confluent-compatible API. */
@@ -50,6 +71,8 @@ export class StartedRegistry implements AsyncDisposable {
     journalTopic?: string;
     bootstrap: string;
     heapMb: number;
+    /** The registry's SVID, for its KafkaSQL clients' mTLS to the brokers. */
+    tls?: { svid: string; key: string; bundle: string };
   }): Promise<StartedRegistry> {
     const inst = await installApicurio();
     const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
@@ -65,9 +88,10 @@ export class StartedRegistry implements AsyncDisposable {
             APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: "500",
           }
         : { APICURIO_STORAGE_KIND: "sql", APICURIO_STORAGE_SQL_KIND: "h2" };
+    const tlsArgs = opts.tls && opts.storage === "kafkasql" ? kafkaSqlTls(opts.tls, opts.dir) : [];
     const proc = opts.supervisor.spawn(
       opts.name,
-      [java, `-Xms${opts.heapMb}m`, `-Xmx${opts.heapMb}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", `-XX:SharedArchiveFile=${join(inst.dir, "app.jsa")}`, "-XX:+AutoCreateSharedArchive", "-jar", inst.runJar],
+      [java, ...tlsArgs, `-Xms${opts.heapMb}m`, `-Xmx${opts.heapMb}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", `-XX:SharedArchiveFile=${join(inst.dir, "app.jsa")}`, "-XX:+AutoCreateSharedArchive", "-jar", inst.runJar],
       {
         cwd: opts.dir,
         logFile: join(opts.dir, "apicurio.log"),
