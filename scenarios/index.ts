@@ -6,6 +6,7 @@ import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
+import { schemaMismatch } from "./schema-mismatch.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
@@ -16,6 +17,7 @@ export const scenarios: Record<string, Scenario> = {
   [diskExhaustion.name]: diskExhaustion,
   [heartbeatIncident.name]: heartbeatIncident,
   [heartbeatIncidentShort.name]: heartbeatIncidentShort,
+  [schemaMismatch.name]: schemaMismatch,
 };
 
 export function findScenario(name: string): Scenario {
