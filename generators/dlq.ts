@@ -247,3 +247,35 @@ export function deadLetterOf(r: { partition: number; offset: string; value: Buff
     valueBase64: (r.value ?? Buffer.alloc(0)).toString("base64"),
   };
 }
+
+/**
+ * The consumer's dead-letter route: a record that cannot be decoded goes, as the raw bytes it was, to the DLQ with
+ * its source coordinates, and only once that write is acknowledged does the handler return, so the offset is
+ * committed past the record and nothing undecodable is ever skipped without a trace. A failed DLQ write throws:
+ * the record is then delivered again, not lost.
+ */
+export class ConsumerDeadLetters {
+  readonly #send: Send;
+  readonly #topic: string;
+  readonly #by: string;
+
+  constructor(opts: { send: Send; dlqTopic: string; by: string }) {
+    this.#send = opts.send;
+    this.#topic = opts.dlqTopic;
+    this.#by = opts.by;
+  }
+
+  /** The DLQ record for an undecodable record (pure: tests read it). */
+  record(r: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string> }, error: unknown): ProduceRecord {
+    return {
+      topic: this.#topic,
+      key: r.key?.toString("utf8") ?? "",
+      value: r.value ?? Buffer.alloc(0),
+      headers: undecodableHeaders({ topic: r.topic, partition: r.partition, offset: r.offset, error: error instanceof Error ? error.message : String(error), by: this.#by, original: r.headers }),
+    };
+  }
+
+  route(r: Parameters<ConsumerDeadLetters["record"]>[0], error: unknown): Promise<Delivery> {
+    return this.#send(this.record(r, error));
+  }
+}

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
+import { PillLog } from "../chaos/poison.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
@@ -116,6 +117,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let failure: unknown;
   let chaos: FaultSchedule | undefined;
   let deadLetters: DeadLetterAudit | undefined;
+  const pills = new PillLog();
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
   const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
   const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
@@ -154,7 +156,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
-      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed };
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills };
       chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
         info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
       );
@@ -216,7 +218,6 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     const ms = await flow.drain(abort.signal);
     done(`${flow.ledger.outstanding()} outstanding after ${(ms / 1000).toFixed(1)} s`);
     if (abort.signal.aborted) throw abort.signal.reason;
-    deadLetters = await untilAborted(auditDeadLetters(mesh, flow, workload, faults));
   } catch (e) {
     failure = e;
   } finally {
@@ -227,6 +228,12 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       healing(`${chaos.timeline().length} fault(s) on the timeline`);
     }
   }
+  // The dead-letter rows are read back once every fault is healed (no pill still being written), mesh still up.
+  if (failure === undefined && mesh && flow)
+    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, pills).catch((e: unknown) => {
+      failure = e;
+      return undefined;
+    });
 
   await lag?.stop();
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";

@@ -25,6 +25,9 @@ export interface Counts {
   dlqViolations?: number;
   /** Mismatched payloads found on the assessment topic, where any consumer could read them. */
   mismatchesReachingConsumers?: number;
+  /** Poison-pill row (a `poison-pill` fault): pills written, and pills not found in the DLQ by their offset. */
+  poisonPills?: number;
+  pillsMissingFromDlq?: number;
 }
 
 /** Evidence is capped so result.json stays readable; the counts are always exact. */

@@ -117,6 +117,7 @@ export interface DeadLetterResult {
   topic: string;
   records: number;
   schemaMismatch?: MismatchCheck;
+  poisonPills?: PillCheck;
 }
 
 /** One line of the dead-letter table in every report: the figure and the event ids behind it. */
@@ -148,5 +149,98 @@ export function deadLetterRows(d: DeadLetterResult | undefined): DeadLetterRow[]
       { row: "schema-mismatch dead letters nobody routed", value: String(c.unknownInDlq), ids: m.evidence.unknown.map((x) => `${x.eventId ?? "(no id)"} at ${x.at}`) },
     );
   }
+  const p = d.poisonPills;
+  if (p) {
+    const c = p.counts;
+    rows.push(
+      { row: "poison pills: verdict", value: p.valid, ids: [] },
+      { row: "pills written", value: String(c.injected), ids: p.failures },
+      { row: "pills in the DLQ (by source offset)", value: `${c.inDlqOnce} once, ${c.duplicatedInDlq} more than once`, ids: p.pills.map((x) => `${x.shape} at ${x.at} -> DLQ ${x.dlqAt.join(", ") || "(missing)"}${x.stallMs !== null ? `, held its partition ${x.stallMs} ms` : ""}`) },
+      { row: "pills missing from the DLQ", value: String(c.missingFromDlq), ids: p.pills.filter((x) => !x.dlqAt.length).map((x) => `${x.pillId} at ${x.at}`) },
+      { row: "engines committed past every pill", value: p.committedPast === null ? "not measured" : `${p.committedPast ? "yes" : "no"} (group lag ${p.groupLagAtEnd})`, ids: [] },
+      { row: "longest partition stall a pill caused (ms)", value: p.longestStallMs === null ? "n/a" : String(p.longestStallMs), ids: [] },
+      { row: "other undecodable dead letters", value: String(c.otherUndecodable), ids: [] },
+    );
+  }
   return rows;
+}
+
+/** The poison-pill row: every pill in the DLQ by its source offset, the engines past it, and what it cost. */
+export interface PillCheck {
+  /** `unknown` when no pill was written. */
+  valid: Validity;
+  counts: {
+    injected: number;
+    /** Pills whose source partition@offset is in the DLQ once. */
+    inDlqOnce: number;
+    /** In the DLQ more than once (at-least-once: an engine died between its DLQ write and its commit). */
+    duplicatedInDlq: number;
+    missingFromDlq: number;
+    /** Pill writes that failed (not on the topic, so nothing to dead-letter). */
+    writeFailures: number;
+    /** Undecodable dead letters that are not pills of this run. */
+    otherUndecodable: number;
+  };
+  /** Whether the Centrelink group's committed offsets reached the end of every partition (so past every pill). */
+  committedPast: boolean | null;
+  groupLagAtEnd: number | null;
+  /**
+   * The longest time a pill held its partition: from its first delivery to an engine until its dead letter was
+   * acknowledged (an engine answers a partition in order, so nothing behind the pill moved meanwhile).
+   */
+  longestStallMs: number | null;
+  pills: { pillId: string; shape: string; at: string; dlqAt: string[]; stallMs: number | null; error?: string }[];
+  failures: string[];
+}
+
+/** An engine's history line that matters here: a delivery, or a dead letter written, of partition@offset. */
+export interface EngineRecordEvent {
+  type: "consumed" | "dead-lettered";
+  partition: number;
+  offset: number;
+  epochMs: number;
+}
+
+export function checkPills(input: {
+  pills: { pillId: string; shape: string; partition: number; offset: string }[];
+  failures: string[];
+  dlq: DeadLetterRecord[];
+  sourceTopic: string;
+  engineEvents: EngineRecordEvent[];
+  groupLagAtEnd: number | null;
+}): PillCheck {
+  const counts: PillCheck["counts"] = { injected: 0, inDlqOnce: 0, duplicatedInDlq: 0, missingFromDlq: 0, writeFailures: input.failures.length, otherUndecodable: 0 };
+  const undecodable = input.dlq.filter((d) => d.reason === "undecodable" && d.sourceTopic === input.sourceTopic);
+  const byCoord = new Map<string, DeadLetterRecord[]>();
+  for (const d of undecodable) {
+    const k = `${d.sourcePartition}@${d.sourceOffset}`;
+    byCoord.set(k, [...(byCoord.get(k) ?? []), d]);
+  }
+  const firstOf = (type: EngineRecordEvent["type"], k: string): number | undefined => {
+    let t: number | undefined;
+    for (const e of input.engineEvents) if (e.type === type && `${e.partition}@${e.offset}` === k && (t === undefined || e.epochMs < t)) t = e.epochMs;
+    return t;
+  };
+  const pills: PillCheck["pills"] = [];
+  const coords = new Set<string>();
+  let longest: number | null = null;
+  for (const p of input.pills) {
+    counts.injected++;
+    const k = `${p.partition}@${p.offset}`;
+    coords.add(k);
+    const found = byCoord.get(k) ?? [];
+    if (found.length === 0) counts.missingFromDlq++;
+    else if (found.length === 1) counts.inDlqOnce++;
+    else counts.duplicatedInDlq++;
+    const delivered = firstOf("consumed", k);
+    const lettered = firstOf("dead-lettered", k);
+    const stallMs = delivered !== undefined && lettered !== undefined ? lettered - delivered : null;
+    if (stallMs !== null && (longest === null || stallMs > longest)) longest = stallMs;
+    const error = found[0]?.error;
+    if (pills.length < EVIDENCE_LIMIT) pills.push({ pillId: p.pillId, shape: p.shape, at: k, dlqAt: found.map((d) => `${d.partition}@${d.offset}`), stallMs, ...(error ? { error } : {}) });
+  }
+  for (const k of byCoord.keys()) if (!coords.has(k)) counts.otherUndecodable++;
+  const committedPast = input.groupLagAtEnd === null ? null : input.groupLagAtEnd === 0;
+  const valid: Validity = counts.injected === 0 ? "unknown" : counts.missingFromDlq === 0 && committedPast === true ? "valid" : "invalid";
+  return { valid, counts, committedPast, groupLagAtEnd: input.groupLagAtEnd, longestStallMs: longest, pills, failures: input.failures.slice(0, EVIDENCE_LIMIT) };
 }

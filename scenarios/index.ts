@@ -6,6 +6,7 @@ import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
+import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
@@ -18,6 +19,8 @@ export const scenarios: Record<string, Scenario> = {
   [heartbeatIncident.name]: heartbeatIncident,
   [heartbeatIncidentShort.name]: heartbeatIncidentShort,
   [schemaMismatch.name]: schemaMismatch,
+  [poisonPill.name]: poisonPill,
+  [deadLetters.name]: deadLetters,
 };
 
 export function findScenario(name: string): Scenario {
