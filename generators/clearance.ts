@@ -8,7 +8,7 @@ import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
 import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
-import { ASSESSMENT_SCHEMA, Codec, RESPONSE_SCHEMA } from "./codec.ts";
+import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
@@ -123,8 +123,9 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#supervisor = supervisor;
     this.#runDir = runDir;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
-    this.#assessmentSchemaId = await codec.register(w.topics.assessment, ASSESSMENT_SCHEMA);
-    this.#responseSchemaId = await codec.register(w.topics.clearance, RESPONSE_SCHEMA);
+    const schemas = SCHEMAS[w.encoding ?? "avro"];
+    this.#assessmentSchemaId = await codec.register(w.topics.assessment, schemas.assessment, schemas.type);
+    this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
     this.#driver = await loadDriver(w.driver);
     const multi = this.#mesh.regions.length > 1;
     const done = progress(

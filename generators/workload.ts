@@ -1,5 +1,6 @@
 import { BadInputError } from "../lab/errors.ts";
 import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { ENCODINGS, type Encoding } from "./codec.ts";
 import { dlqTopicOf } from "./dlq.ts";
 import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
 import type { RateSpec } from "./schedule.ts";
@@ -50,6 +51,8 @@ export interface WorkloadSpec {
    * and the producer routes the raw payload to the DLQ; those requests are not clearance requests (not in the ledger).
    */
   schemaMismatch?: { share: number };
+  /** Payload encoding of both topics: Avro or Protobuf, each in the registry wire format (generators/codec.ts). */
+  encoding?: Encoding;
 }
 
 const props: Check<ClientProps> = (v, path, problems) => {
@@ -102,6 +105,7 @@ const check = obj({
     dlq: "",
   })),
   schemaMismatch: optional(obj({ share: num({ min: 0, max: 1 }) }), () => ({ share: 0 })),
+  encoding: optional(oneOf(...ENCODINGS), "avro" as Encoding),
 });
 
 export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec {

@@ -1,6 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { activeActive } from "./active-active.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
+import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
@@ -21,6 +22,7 @@ export const scenarios: Record<string, Scenario> = {
   [schemaMismatch.name]: schemaMismatch,
   [poisonPill.name]: poisonPill,
   [deadLetters.name]: deadLetters,
+  [clearanceProtobuf.name]: clearanceProtobuf,
 };
 
 export function findScenario(name: string): Scenario {

@@ -25,6 +25,7 @@ const DEFAULTS = {
   drainTimeoutMs: 30_000,
   topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC, dlq: `${ASSESSMENT_TOPIC}.dlq` },
   schemaMismatch: { share: 0 },
+  encoding: "avro",
 };
 
 describe("parseWorkload: defaults", () => {
@@ -107,7 +108,7 @@ describe("parseWorkload: invalid workloads", () => {
     });
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch\)$/),
+        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding\)$/),
         'workload.driver: "rdkafka" is not one of "confluent", "kafkajs"',
         'workload.durationMs: "10 parsecs" is not a duration (examples: 500ms, 30s, 5m, 1h)',
         "workload.population: 0 is below the minimum 1",
@@ -125,7 +126,7 @@ describe("parseWorkload: invalid workloads", () => {
 
   it("reports min above max together with an unknown key", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
-      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch)",
+      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding)",
       "workload.centrelink.debtCheckMs: min is above max",
     ]);
   });
@@ -171,5 +172,12 @@ describe("parseWorkload: the schema-mismatch row", () => {
     const e = rejectionOf({ schemaMismatch: { share: 1.5, rate: 2 } });
     expect(e.problems.join("\n")).toMatch(/workload\.schemaMismatch\.share/);
     expect(e.problems.join("\n")).toMatch(/workload\.schemaMismatch\.rate/);
+  });
+});
+
+describe("parseWorkload: encoding", () => {
+  it("takes avro or protobuf and refuses anything else with its path", () => {
+    expect(parseWorkload({ encoding: "protobuf" }).encoding).toBe("protobuf");
+    expect(rejectionOf({ encoding: "json" }).problems).toEqual(['workload.encoding: "json" is not one of "avro", "protobuf"']);
   });
 });
