@@ -8,6 +8,7 @@ import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
+import { injectPoisonPills, PillLog } from "./poison.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
 import type { FaultSpec } from "./spec.ts";
@@ -36,6 +37,8 @@ export interface ChaosContext {
   toxiproxyApi?: string;
   consumers?: ConsumerControl;
   seed: number;
+  /** Where poison-pill faults record the pills they wrote (the run's dead-letter audit reads it). */
+  pills?: PillLog;
 }
 
 class Toxics {
@@ -441,6 +444,12 @@ export function createInjector(ctx: ChaosContext): Injector {
         return heartbeatLoss(ctx, f, r);
       case "rebalance-storm":
         return rebalanceStorm(ctx, f);
+      case "poison-pill": {
+        // The pills go to the topic in the region of the (first) selected node, through its lab listener.
+        const region = nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0];
+        if (!region) throw new Error("poison-pill: no region to write to");
+        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
+      }
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
         if (f.fill === "records") {

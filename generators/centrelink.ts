@@ -8,6 +8,7 @@ import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
 import { Codec } from "./codec.ts";
+import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
 import { type ClientProps, type ConsumedRecord, type DriverName, loadDriver } from "./drivers/driver.ts";
@@ -24,7 +25,8 @@ export interface EngineConfig {
   seed: number;
   population: number;
   debtCheckMs: { min: number; max: number };
-  topics: { assessment: string; clearance: string };
+  /** `dlq` takes what cannot be decoded (default `<assessment>.dlq`). */
+  topics: { assessment: string; clearance: string; dlq?: string };
   /** Topics this instance reads assessments from (default: the assessment topic); after a failover also the replicated one. */
   sources?: string[];
   /** The dedupe store (Redis URL); without one every delivery reaches the business logic. */
@@ -72,6 +74,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
   const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0, waitedForClaim: 0 };
+  const deadLetters = new ConsumerDeadLetters({ send: (r) => producer.send(r), dlqTopic: cfg.topics.dlq ?? dlqTopicOf(cfg.topics.assessment), by: cfg.instance });
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
     history({ type: "consumed", p: r.partition, o: Number(r.offset) });
@@ -107,7 +110,10 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));
     } catch (e) {
       stats.undecodable++;
-      emit("undecodable", { partition: r.partition, offset: r.offset, error: (e as Error).message });
+      // A poison pill: raw bytes to the DLQ, acknowledged before the handler returns (the offset moves past it).
+      const d = await deadLetters.route(r, e);
+      history({ type: "dead-lettered", p: r.partition, o: Number(r.offset), dlq: `${d.partition}@${d.offset}` });
+      emit("dead-lettered", { partition: r.partition, offset: r.offset, error: (e as Error).message, dlq: d });
       return;
     }
     const { min, max } = cfg.debtCheckMs;

@@ -8,8 +8,9 @@ import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
 import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
-import { ASSESSMENT_SCHEMA, Codec, RESPONSE_SCHEMA } from "./codec.ts";
-import { AssessmentFactory, type ClearanceResponse, population } from "./domain.ts";
+import { Codec, SCHEMAS } from "./codec.ts";
+import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
+import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { intendedAtMs, requestsWithin } from "./schedule.ts";
@@ -55,6 +56,8 @@ interface Site {
  */
 export class ClearanceFlow implements AsyncDisposable {
   readonly ledger = new Ledger();
+  /** Payloads the ATO producer got wrong (the schema-mismatch row) and where they went. */
+  readonly deadLetters: ProducerDeadLetters;
   readonly #w: WorkloadSpec;
   readonly #mesh: Mesh;
   readonly #recorder: LatencyRecorder;
@@ -80,6 +83,8 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#mesh = opts.mesh;
     this.#recorder = opts.recorder;
     this.#clock = opts.clock ?? monotonicClock;
+    const { assessment, dlq } = opts.workload.topics;
+    this.deadLetters = new ProducerDeadLetters({ sourceTopic: assessment, dlqTopic: dlq ?? `${assessment}.dlq`, by: "ato-core-tax-service" });
     this.#writeRegions = opts.workload.regions.length ? [...opts.workload.regions] : [opts.mesh.region().plan.name];
     for (const r of this.#writeRegions) opts.mesh.region(r); // throws with the known names if one is not in the topology
   }
@@ -87,6 +92,11 @@ export class ClearanceFlow implements AsyncDisposable {
   /** Regions that take writes right now. */
   get writeRegions(): readonly string[] {
     return this.#writeRegions;
+  }
+
+  /** The registry id of the assessment schema producers encode with (after `start`). */
+  get assessmentSchemaId(): number {
+    return this.#assessmentSchemaId;
   }
 
   /** When measuring starts (after warm-up), on the monotonic clock in µs. */
@@ -113,8 +123,9 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#supervisor = supervisor;
     this.#runDir = runDir;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
-    this.#assessmentSchemaId = await codec.register(w.topics.assessment, ASSESSMENT_SCHEMA);
-    this.#responseSchemaId = await codec.register(w.topics.clearance, RESPONSE_SCHEMA);
+    const schemas = SCHEMAS[w.encoding ?? "avro"];
+    this.#assessmentSchemaId = await codec.register(w.topics.assessment, schemas.assessment, schemas.type);
+    this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
     this.#driver = await loadDriver(w.driver);
     const multi = this.#mesh.regions.length > 1;
     const done = progress(
@@ -381,6 +392,10 @@ export class ClearanceFlow implements AsyncDisposable {
   #fire(seq: number, dueUs: number, codec: Codec, schemaId: number, factory: AssessmentFactory): void {
     const a = factory.next(Date.now());
     const traceparent = factory.traceparent();
+    if (picksMismatch(this.#w.seed, seq, this.#w.schemaMismatch?.share ?? 0)) {
+      this.#fireMismatch(seq, a, traceparent, codec, schemaId);
+      return;
+    }
     const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs });
     const headers = { "event-id": a.eventId, traceparent };
     this.#pending.set(a.eventId, { region: this.#regionOf(a.tfn), key: a.tfn, value: Buffer.alloc(0), headers, dueUs });
@@ -390,6 +405,25 @@ export class ClearanceFlow implements AsyncDisposable {
         entry.error = `encode: ${e instanceof Error ? e.message : String(e)}`;
         this.#pending.delete(a.eventId);
       },
+    );
+  }
+
+  /**
+   * A request the ATO producer gets wrong: not a clearance request (not in the ledger). The serializer should
+   * refuse it, and then it goes to the DLQ; should it accept it, it is sent like any other, and the checker,
+   * finding it on the assessment topic, says so.
+   */
+  #fireMismatch(seq: number, a: TaxAssessment, traceparent: string, codec: Codec, schemaId: number): void {
+    const kind = MISMATCH_KINDS[seq % MISMATCH_KINDS.length] ?? "wrong-type";
+    const payload = breakAssessment(a, kind);
+    const producer = this.#site(this.#regionOf(a.tfn)).producer;
+    const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(r) : Promise.reject(new Error("no producer in the write region")));
+    const m = { eventId: a.eventId, seq, kind, key: a.tfn, payload, schemaId, traceparent };
+    this.deadLetters.track(
+      codec.encode(schemaId, payload).then(
+        (value) => this.deadLetters.accepted(send, m, { topic: this.#w.topics.assessment, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent } }),
+        (e: unknown) => this.deadLetters.refused(send, m, e),
+      ),
     );
   }
 

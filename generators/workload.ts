@@ -1,5 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { ENCODINGS, type Encoding } from "./codec.ts";
+import { dlqTopicOf } from "./dlq.ts";
 import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
 import type { RateSpec } from "./schedule.ts";
 
@@ -41,7 +43,16 @@ export interface WorkloadSpec {
   ato: { groupId: string; consumer: ClientProps; producer: ClientProps };
   /** After load stops, how long to wait for outstanding clearances before calling them lost. */
   drainTimeoutMs: number;
-  topics: { assessment: string; clearance: string };
+  /** `dlq` (default `<assessment>.dlq`) takes what the producer's serializer or a consumer's deserializer refused. */
+  topics: { assessment: string; clearance: string; dlq?: string };
+  /**
+   * The schema-mismatch row of the failure matrix: this share (0..1) of assessments is produced not matching the
+   * registered schema (a stable pick by seed and sequence number). The serializer refuses each before it is sent
+   * and the producer routes the raw payload to the DLQ; those requests are not clearance requests (not in the ledger).
+   */
+  schemaMismatch?: { share: number };
+  /** Payload encoding of both topics: Avro or Protobuf, each in the registry wire format (generators/codec.ts). */
+  encoding?: Encoding;
 }
 
 const props: Check<ClientProps> = (v, path, problems) => {
@@ -88,10 +99,13 @@ const check = obj({
     () => ({ groupId: "ato-tax-engine", consumer: {}, producer: {} }),
   ),
   drainTimeoutMs: optional(duration, 30_000),
-  topics: optional(obj({ assessment: optional(str(), ASSESSMENT_TOPIC), clearance: optional(str(), CLEARANCE_TOPIC) }), () => ({
+  topics: optional(obj({ assessment: optional(str(), ASSESSMENT_TOPIC), clearance: optional(str(), CLEARANCE_TOPIC), dlq: optional(str(), "") }), () => ({
     assessment: ASSESSMENT_TOPIC,
     clearance: CLEARANCE_TOPIC,
+    dlq: "",
   })),
+  schemaMismatch: optional(obj({ share: num({ min: 0, max: 1 }) }), () => ({ share: 0 })),
+  encoding: optional(oneOf(...ENCODINGS), "avro" as Encoding),
 });
 
 export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec {
@@ -100,6 +114,7 @@ export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec
   const debt = w?.centrelink?.debtCheckMs;
   if (debt && debt.min !== undefined && debt.max !== undefined && debt.min > debt.max)
     problems.push("workload.centrelink.debtCheckMs: min is above max");
+  if (w?.topics && !w.topics.dlq) w.topics.dlq = dlqTopicOf(w.topics.assessment);
   if (problems.length || !w) throw new BadInputError(`invalid workload (${source})`, problems, "fix the fields named above; generators/README.md documents every key");
   return w;
 }

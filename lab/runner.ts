@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
+import { PillLog } from "../chaos/poison.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
@@ -23,6 +24,7 @@ import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS } from "../topology/plan.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
+import { auditDeadLetters, DEAD_LETTER_COUNTS, type DeadLetterAudit, prepareDeadLetters } from "./dead-letters.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot, repoRoot } from "./install.ts";
 import { info, progress, warn } from "./log.ts";
@@ -49,7 +51,10 @@ export interface ResolvedRun {
 /** `--soak` without `--duration`: long enough for a slow leak to show as drift. */
 export const SOAK_DURATION_MS = 8 * 3_600_000;
 
-const COUNT_NAMES = ["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"];
+const COUNT_NAMES = [
+  ...["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"],
+  ...DEAD_LETTER_COUNTS,
+];
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
@@ -111,6 +116,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let trafficStartMs: number | null = null;
   let failure: unknown;
   let chaos: FaultSchedule | undefined;
+  let deadLetters: DeadLetterAudit | undefined;
+  const pills = new PillLog();
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
   const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
   const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
@@ -143,12 +150,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
+    await untilAborted(prepareDeadLetters(mesh, workload, faults));
     mesh.probe?.sample(1000);
     lag = await startLagSampler(mesh, workload, runDir, startedAt.getTime());
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
-      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed };
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills };
       chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
         info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
       );
@@ -220,6 +228,12 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       healing(`${chaos.timeline().length} fault(s) on the timeline`);
     }
   }
+  // The dead-letter rows are read back once every fault is healed (no pill still being written), mesh still up.
+  if (failure === undefined && mesh && flow)
+    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, pills).catch((e: unknown) => {
+      failure = e;
+      return undefined;
+    });
 
   await lag?.stop();
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
@@ -249,9 +263,9 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
     monotonicOriginUs: Math.round(t0 * 1000),
-    counts: check.counts,
+    counts: { ...check.counts, ...deadLetters?.counts },
     latencyMs,
-    slo: evaluateSlo(slo, { latencyMs, counts: check.counts }),
+    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts } }),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
     ...(phaseStarts.length
       ? {
@@ -266,6 +280,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(marks.length ? { marks } : {}),
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),
+    ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
     ...(chaos

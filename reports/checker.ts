@@ -17,6 +17,17 @@ export interface Counts {
   unexpected: number;
   /** Sent but neither acknowledged nor failed when the run ended (e.g. interrupted). */
   inFlight: number;
+  /** Schema-mismatch row (when the workload breaks payloads): payloads the producer got wrong. */
+  mismatched?: number;
+  /** Records in the DLQ after the run (dead letters of every reason). */
+  dlq?: number;
+  /** Mismatched payloads not in the DLQ exactly once (missing or duplicated there). */
+  dlqViolations?: number;
+  /** Mismatched payloads found on the assessment topic, where any consumer could read them. */
+  mismatchesReachingConsumers?: number;
+  /** Poison-pill row (a `poison-pill` fault): pills written, and pills not found in the DLQ by their offset. */
+  poisonPills?: number;
+  pillsMissingFromDlq?: number;
 }
 
 /** Evidence is capped so result.json stays readable; the counts are always exact. */

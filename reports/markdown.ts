@@ -1,3 +1,4 @@
+import { deadLetterRows } from "./dead-letters.ts";
 import { pctLabel, pctName, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "./analysis.ts";
 import type { Comparison, DeltaRow } from "./compare.ts";
 import { describeDrift } from "./drift.ts";
@@ -40,6 +41,8 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
     ),
   );
   if (r.checker.evidence.lost.length) out.push("", `Lost event ids (first ${r.checker.evidence.lost.length}): ${r.checker.evidence.lost.slice(0, 10).map((x) => `\`${x}\``).join(", ")}`);
+  const dl = deadLetterRows(r.deadLetters);
+  if (dl.length) out.push("", "### Dead letters", "", mdTable(["", ""], dl.map((d) => [d.row, d.value])));
   out.push("", "### Latency (ms)", "");
   const rows: string[][] = [];
   for (const m of Object.values(run.metrics))

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { GroupAnalysis } from "../chaos/analysis.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
 import type { CheckResult, Counts } from "./checker.ts";
+import type { DeadLetterResult } from "./dead-letters.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
 import type { PhaseResult } from "./timeline.ts";
@@ -46,6 +47,8 @@ export interface RunResult {
   faults?: FaultRecord[];
   /** Rebalances, stalls and windowed latency of the Centrelink group, in a run with faults. */
   consumerGroup?: GroupAnalysis;
+  /** The dead-letter rows of the failure matrix (schema mismatch, poison pills), when the run exercised them. */
+  deadLetters?: DeadLetterResult;
 }
 
 export function machineInfo(): RunResult["machine"] {

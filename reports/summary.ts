@@ -1,3 +1,4 @@
+import { deadLetterRows } from "./dead-letters.ts";
 import type { RunResult } from "./result.ts";
 
 const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
@@ -21,6 +22,7 @@ export function renderSummary(r: RunResult, resultFile: string): string {
   if (ev.lost.length) lines.push(`  lost event ids: ${ev.lost.slice(0, 5).join(", ")}${c.lost > 5 ? ` ... (${c.lost} in all)` : ""}`);
   if (ev.duplicated.length) lines.push(`  duplicated event ids: ${ev.duplicated.slice(0, 5).map((d) => `${d.eventId} x${d.times}`).join(", ")}`);
   if (ev.errors.length) lines.push(`  first error: ${ev.errors[0]?.eventId}: ${ev.errors[0]?.error}`);
+  for (const d of deadLetterRows(r.deadLetters)) lines.push(`  ${d.row}: ${d.value}${d.ids.length && d.row !== "in the DLQ exactly once" ? `  (${d.ids.slice(0, 3).join(", ")}${d.ids.length > 3 ? " ..." : ""})` : ""}`);
   if (r.checker.outOfOrderCount) lines.push(`  per-key order: ${r.checker.outOfOrderCount} inversion(s)`);
   if (r.error) lines.push(`  error: ${r.error.component ? `${r.error.component}: ` : ""}${r.error.message}`);
   lines.push(`  result: ${resultFile}`);

@@ -1,11 +1,14 @@
 import { BadInputError } from "../lab/errors.ts";
 import { activeActive } from "./active-active.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
+import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
+import { deadLetters, poisonPill } from "./poison-pill.ts";
+import { schemaMismatch } from "./schema-mismatch.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
@@ -16,6 +19,10 @@ export const scenarios: Record<string, Scenario> = {
   [diskExhaustion.name]: diskExhaustion,
   [heartbeatIncident.name]: heartbeatIncident,
   [heartbeatIncidentShort.name]: heartbeatIncidentShort,
+  [schemaMismatch.name]: schemaMismatch,
+  [poisonPill.name]: poisonPill,
+  [deadLetters.name]: deadLetters,
+  [clearanceProtobuf.name]: clearanceProtobuf,
 };
 
 export function findScenario(name: string): Scenario {

@@ -1,4 +1,5 @@
 import { type DriftFit, describeDrift } from "../drift.ts";
+import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import type { MetricData, RunData } from "../run-data.ts";
 import { PAGE_STYLE } from "./style.ts";
@@ -206,6 +207,14 @@ function countsTable(run: RunData): string {
   return table(["count", "value"], rows, "counts");
 }
 
+function deadLetterTable(d: DeadLetterResult): string {
+  const rows = deadLetterRows(d).map((x) => [
+    esc(x.row),
+    x.ids.length ? `<details class="evidence"><summary>${esc(x.value)}</summary><ol>${x.ids.map((i) => `<li><code>${esc(i)}</code></li>`).join("")}</ol></details>` : esc(x.value),
+  ]);
+  return table(["", ""], rows, "counts");
+}
+
 function sloTable(run: RunData): string {
   const checks = run.result.slo?.checks ?? [];
   if (!checks.length) return "<p>No SLO checks recorded.</p>";
@@ -264,6 +273,7 @@ export function renderReport(run: RunData): string {
   sections.push(run.lag.length || run.throughput.length ? lagChart(run, x0, x1) : "", "</section>");
   sections.push("<section><h2>Phases and faults</h2>", faultTable(run), "</section>");
   sections.push("<section><h2>Counts</h2><p>Click a count to see its event ids.</p>", countsTable(run), "<h3>SLO</h3>", sloTable(run), "</section>");
+  if (r.deadLetters) sections.push("<section><h2>Dead letters</h2>", deadLetterTable(r.deadLetters), "</section>");
   sections.push("<section><h2>Drift</h2>", driftTable(drifts), "</section>");
   sections.push(
     "<section><h2>Spec, versions, machine</h2>",

@@ -23,7 +23,9 @@ const DEFAULTS = {
   regions: [],
   ato: { groupId: "ato-tax-engine", consumer: {}, producer: {} },
   drainTimeoutMs: 30_000,
-  topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC },
+  topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC, dlq: `${ASSESSMENT_TOPIC}.dlq` },
+  schemaMismatch: { share: 0 },
+  encoding: "avro",
 };
 
 describe("parseWorkload: defaults", () => {
@@ -106,7 +108,7 @@ describe("parseWorkload: invalid workloads", () => {
     });
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics\)$/),
+        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding\)$/),
         'workload.driver: "rdkafka" is not one of "confluent", "kafkajs"',
         'workload.durationMs: "10 parsecs" is not a duration (examples: 500ms, 30s, 5m, 1h)',
         "workload.population: 0 is below the minimum 1",
@@ -124,7 +126,7 @@ describe("parseWorkload: invalid workloads", () => {
 
   it("reports min above max together with an unknown key", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
-      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics)",
+      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding)",
       "workload.centrelink.debtCheckMs: min is above max",
     ]);
   });
@@ -155,5 +157,27 @@ describe("parseWorkload: invalid workloads", () => {
   it("reports debtCheckMs min above max alongside other field problems", () => {
     const err = rejectionOf({ driver: "rdkafka", centrelink: { instances: 0, debtCheckMs: { min: 10, max: 5 } }, extra: 1 });
     expect(err.problems).toContain("workload.centrelink.debtCheckMs: min is above max");
+  });
+});
+
+describe("parseWorkload: the schema-mismatch row", () => {
+  it("takes a share between 0 and 1 and names the DLQ after the assessment topic", () => {
+    const w = parseWorkload({ schemaMismatch: { share: 0.02 }, topics: { assessment: "a.v1" } });
+    expect(w.schemaMismatch).toEqual({ share: 0.02 });
+    expect(w.topics.dlq).toBe("a.v1.dlq");
+    expect(parseWorkload({ topics: { dlq: "elsewhere" } }).topics.dlq).toBe("elsewhere");
+  });
+
+  it("refuses a share outside 0..1 and unknown keys, with their paths", () => {
+    const e = rejectionOf({ schemaMismatch: { share: 1.5, rate: 2 } });
+    expect(e.problems.join("\n")).toMatch(/workload\.schemaMismatch\.share/);
+    expect(e.problems.join("\n")).toMatch(/workload\.schemaMismatch\.rate/);
+  });
+});
+
+describe("parseWorkload: encoding", () => {
+  it("takes avro or protobuf and refuses anything else with its path", () => {
+    expect(parseWorkload({ encoding: "protobuf" }).encoding).toBe("protobuf");
+    expect(rejectionOf({ encoding: "json" }).problems).toEqual(['workload.encoding: "json" is not one of "avro", "protobuf"']);
   });
 });

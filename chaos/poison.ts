@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type KafkaDriver, loadDriver } from "../generators/drivers/driver.ts";
+import type { Injection } from "./schedule.ts";
+
+/**
+ * Poison pills: records no deserializer accepts, written straight onto a topic as a broken producer would (no
+ * serializer, no registry). Each shape fails a different step of a registry-aware decoder.
+ */
+export const PILL_SHAPES = ["bad-magic", "unknown-schema-id", "truncated-header", "empty"] as const;
+export type PillShape = (typeof PILL_SHAPES)[number];
+
+/** Header naming each pill, so the checker can tell it from any other record. */
+export const PILL_HEADER = "poison-pill-id";
+
+/** A registry id no registry in the lab hands out (Apicurio counts from 1). */
+export const UNKNOWN_SCHEMA_ID = 0x7ffffff0;
+
+/** The bytes of pill `n` of a shape (pure). */
+export function pillBytes(shape: PillShape, n: number): Buffer {
+  const tail = Buffer.from(`poison-pill-${n}`);
+  switch (shape) {
+    case "bad-magic":
+      // Not the wire format at all: a magic byte other than 0 (what a plain JSON or string producer writes).
+      return Buffer.concat([Buffer.from([0xde, 0xad, 0xbe, 0xef]), tail]);
+    case "unknown-schema-id": {
+      // The wire format's header, with a schema id the registry does not know: the decoder's lookup fails.
+      const h = Buffer.alloc(5);
+      h.writeInt32BE(UNKNOWN_SCHEMA_ID, 1);
+      return Buffer.concat([h, tail]);
+    }
+    case "truncated-header":
+      // A magic byte and half a schema id: cut off before the id is complete.
+      return Buffer.from([0x00, 0x00, 0x01]);
+    case "empty":
+      return Buffer.alloc(0);
+  }
+}
+
+/** One pill as written: where it landed, for the DLQ check and the stall figures. */
+export interface PillRecord {
+  pillId: string;
+  shape: PillShape;
+  topic: string;
+  partition: number;
+  offset: string;
+  writtenAtEpochMs: number;
+}
+
+/** The pills of a run, filled in by the injector and read by the audit after the heal. */
+export class PillLog {
+  readonly pills: PillRecord[] = [];
+  readonly failures: string[] = [];
+}
+
+/**
+ * Writes `count` pills onto `topic`, evenly over `durationMs` (the first at once), each with its own key so they
+ * spread over the partitions. The heal writes any pill not yet due at once (a fault writes all its pills) and
+ * reports what was written; the pills
+ * themselves stay on the log for ever, as real ones do: what heals them is the consumer.
+ */
+export async function injectPoisonPills(opts: {
+  bootstrap: string;
+  topic: string;
+  count: number;
+  durationMs: number;
+  log: PillLog;
+  driver?: KafkaDriver;
+}): Promise<Injection> {
+  // The pure-JS client, whatever the run's driver: a broken producer is not the lab's client under test.
+  const driver = opts.driver ?? (await loadDriver("kafkajs"));
+  const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill" });
+  const hurry = new AbortController();
+  const mine: PillRecord[] = [];
+  const gap = opts.count > 1 ? opts.durationMs / opts.count : 0;
+  const t0 = Date.now();
+  const writing = (async () => {
+    for (let n = 0; n < opts.count; n++) {
+      // Due times are absolute (a slow send does not push the rest back); once healing, the rest go at once.
+      const wait = t0 + n * gap - Date.now();
+      if (wait > 0 && !hurry.signal.aborted) await sleep(wait, undefined, { signal: hurry.signal }).catch(() => {});
+      const shape = PILL_SHAPES[n % PILL_SHAPES.length] as PillShape;
+      const pillId = randomUUID();
+      try {
+        const d = await producer.send({ topic: opts.topic, key: `poison-${pillId}`, value: pillBytes(shape, n), headers: { [PILL_HEADER]: pillId } });
+        const p: PillRecord = { pillId, shape, topic: opts.topic, partition: d.partition, offset: d.offset, writtenAtEpochMs: Date.now() };
+        mine.push(p);
+        opts.log.pills.push(p);
+      } catch (e) {
+        opts.log.failures.push(`pill ${n} (${shape}): ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  })();
+  return {
+    target: `${opts.topic} (${opts.count} pill(s))`,
+    details: { topic: opts.topic, count: opts.count },
+    heal: async () => {
+      hurry.abort();
+      await writing;
+      await producer.close().catch(() => {});
+      return { written: mine.length, pills: mine.map((p) => `${p.shape} at ${p.partition}@${p.offset}`) };
+    },
+  };
+}
