@@ -26,6 +26,7 @@ import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.
 import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot, repoRoot } from "./install.ts";
 import { info, progress, warn } from "./log.ts";
+import { localFacts } from "./preflight-command.ts";
 import { reapOrphans, Supervisor } from "./proc.ts";
 
 export interface RunOverrides {
@@ -134,6 +135,11 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const state: Record<string, unknown> = {};
 
   const mounts: AsyncDisposable[] = [];
+  // The local backend: every node on this machine, its data under the run directory.
+  const hostFacts = localFacts(runDir).then(
+    (facts) => [{ name: "local", facts }],
+    (e) => void warn(`could not read this machine's host facts: ${(e as Error).message}`),
+  );
   try {
     for (const [node, mb] of Object.entries(scenario.logDirLimitsMb ?? {})) {
       const region = topology.regions.find((r) => r.nodes.some((n) => n.id === node));
@@ -268,6 +274,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(scenarioResult ? { scenarioResult } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
+    ...((await hostFacts) ? { hosts: await hostFacts } : {}),
     ...(chaos
       ? {
           faults: chaos.timeline(),

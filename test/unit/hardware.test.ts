@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkHost, failing, versionAtLeast } from "../../hardware/check.ts";
 import { factsScript, parseFacts, parseMountinfo, sections } from "../../hardware/facts.ts";
+import { hostDifferences } from "../../hardware/diff.ts";
 import { parseInventory } from "../../hardware/inventory.ts";
 import { loadProfile, parseProfile } from "../../hardware/profile.ts";
 import { sshArgv } from "../../hardware/ssh.ts";
 import { BadInputError } from "../../lab/errors.ts";
+import { compareMarkdown } from "../../reports/markdown.ts";
 
 const recorded = (name: string) => readFileSync(new URL(`../fixtures/hostfacts/${name}`, import.meta.url), "utf8");
 
@@ -210,5 +212,29 @@ describe("inventory validation", () => {
   it("ssh never prompts, and checks host keys strictly against the inventory's known_hosts", () => {
     const [h] = parseInventory({ name: "t", ssh: { knownHosts: "/tmp/kh" }, hosts: [host("b1", "198.18.0.10")] }).hosts;
     expect(sshArgv(h as NonNullable<typeof h>, "sh -s")).toEqual(["ssh", "-i", `${process.env.HOME}/.ssh/id_ed25519`, "-p", "22", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-o", "UserKnownHostsFile=/tmp/kh", "-o", "StrictHostKeyChecking=yes", "root@198.18.0.10", "sh -s"]);
+  });
+});
+
+describe("host facts across runs", () => {
+  const facts = (over: Record<string, string> = {}) => parseFacts(nvmeHost(over), "/var/lib/kafka");
+
+  it("two runs on the same host facts have no differences, whatever their data directories", () => {
+    expect(hostDifferences([{ name: "local", facts: facts() }], [{ name: "local", facts: { ...facts(), data: { ...facts().data, path: "/elsewhere", resolved: "/elsewhere" } } }])).toEqual([]);
+  });
+
+  it("names each fact that differs, and a host only one run had", () => {
+    const d = hostDifferences([{ name: "b1", facts: facts() }], [{ name: "b1", facts: facts({ "sysctl vm.swappiness": "60", kernel: "6.12.0" }) }, { name: "b2", facts: facts() }]);
+    expect(d).toEqual([
+      { host: "b1", fact: "kernel", baseline: "6.1.0-18-amd64", candidate: "6.12.0" },
+      { host: "b1", fact: "sysctls.vm.swappiness", baseline: "1", candidate: "60" },
+      { host: "b2", fact: "host", baseline: "absent", candidate: "present" },
+    ]);
+    expect(hostDifferences(undefined, [{ name: "b1", facts: facts() }])).toEqual([]);
+  });
+
+  it("compare's Markdown says when a candidate ran on different host facts", () => {
+    const md = compareMarkdown({ metric: "clearance", baseline: "a", candidates: ["b"], rows: [], verdict: "same", method: "m", resamples: 100, minEffect: 0.05, hostDifferences: [{ candidate: "b", differences: [{ host: "local", fact: "data.fsType", baseline: "xfs", candidate: "ext4" }] }] });
+    expect(md).toContain("**b ran on different host facts than the baseline** (1)");
+    expect(md).toContain("| local | data.fsType | xfs | ext4 |");
   });
 });
