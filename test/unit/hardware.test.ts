@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkHost, failing, versionAtLeast } from "../../hardware/check.ts";
 import { factsScript, parseFacts, parseMountinfo, sections } from "../../hardware/facts.ts";
 import { hostDifferences } from "../../hardware/diff.ts";
+import { fioScript, parseDiskBaseline } from "../../hardware/disk.ts";
 import { parseInventory } from "../../hardware/inventory.ts";
 import { loadProfile, parseProfile } from "../../hardware/profile.ts";
 import { sshArgv } from "../../hardware/ssh.ts";
@@ -236,5 +237,24 @@ describe("host facts across runs", () => {
     const md = compareMarkdown({ metric: "clearance", baseline: "a", candidates: ["b"], rows: [], verdict: "same", method: "m", resamples: 100, minEffect: 0.05, hostDifferences: [{ candidate: "b", differences: [{ host: "local", fact: "data.fsType", baseline: "xfs", candidate: "ext4" }] }] });
     expect(md).toContain("**b ran on different host facts than the baseline** (1)");
     expect(md).toContain("| local | data.fsType | xfs | ext4 |");
+  });
+});
+
+describe("disk baseline (fio)", () => {
+  it("reads fsync latency and sequential throughput from fio's recorded JSON", () => {
+    const b = parseDiskBaseline(recorded("fio-vm-ext4.txt"), "/tmp/ml12d/x");
+    expect(b.fio).toMatch(/^fio-3\./);
+    expect(b.fsync.count).toBe(4095);
+    expect(b.fsync.p50Ms).toBeGreaterThan(0);
+    expect(b.fsync.p99Ms).toBeGreaterThanOrEqual(b.fsync.p50Ms);
+    expect(b.fsync.maxMs).toBeGreaterThanOrEqual(b.fsync.p99Ms);
+    expect(b.sequentialWriteMBps).toBeGreaterThan(1);
+  });
+
+  it("the fio script works in a scratch file it always removes", () => {
+    const s = fioScript("/data/kafka");
+    expect(s).toContain("--fsync=1");
+    expect(s).toContain("--filename='/data/kafka/.meshlab-fio'");
+    expect(s).toMatch(/trap 'rm -f \/data\/kafka\/\.meshlab-fio' EXIT/);
   });
 });
