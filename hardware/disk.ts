@@ -15,7 +15,7 @@ export interface DiskBaseline {
 }
 
 const FSYNC = "--name=fsync --rw=write --bs=4k --size=16m --fsync=1 --ioengine=sync --runtime=15";
-const SEQ = "--name=seqwrite --rw=write --bs=1m --size=256m --direct=1 --ioengine=libaio --iodepth=8 --end_fsync=1 --runtime=20";
+const SEQ = "--name=seqwrite --rw=write --bs=1m --size=128m --direct=1 --ioengine=libaio --iodepth=8 --end_fsync=1 --runtime=20";
 
 /** Both fio jobs on `dir`, each printing its JSON between markers; the scratch file is removed whatever happens. */
 export function fioScript(dir: string): string {

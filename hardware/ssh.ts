@@ -48,7 +48,7 @@ export async function sshScript(host: SshTarget & { name: string }, script: stri
       component: `host ${host.name}`,
       message: out.code === 255 ? `ssh ${host.user}@${host.address}:${host.port} failed` : `a command on ${host.address} exited ${out.code}`,
       hint: out.code === 255 ? `check that ssh -i ${host.key} -p ${host.port} ${host.user}@${host.address} true works (key, address, sshd)` : "the last lines say which command failed",
-      logTail: `${out.stderr}${out.stdout}`.split("\n").slice(-15).join("\n"),
+      logTail: `${out.stdout}${out.stderr}`.split("\n").slice(-15).join("\n"),
     });
   return out.stdout;
 }
