@@ -12,6 +12,7 @@ import { reportCommands } from "./report-commands.ts";
 import { resolveRun, runScenario, SOAK_DURATION_MS } from "./runner.ts";
 import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
+import { preflightCommand } from "./preflight-command.ts";
 
 export interface Command {
   summary: string;
@@ -131,6 +132,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
   },
 
   ...reportCommands,
+  preflight: preflightCommand,
 };
 
 function globalHelp(): string {

@@ -28,6 +28,7 @@ import { auditDeadLetters, DEAD_LETTER_COUNTS, type DeadLetterAudit, prepareDead
 import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot, repoRoot } from "./install.ts";
 import { info, progress, warn } from "./log.ts";
+import { localFacts } from "./preflight-command.ts";
 import { reapOrphans, Supervisor } from "./proc.ts";
 
 export interface RunOverrides {
@@ -141,6 +142,11 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const state: Record<string, unknown> = {};
 
   const mounts: AsyncDisposable[] = [];
+  // The local backend: every node on this machine, its data under the run directory.
+  const hostFacts = localFacts(runDir).then(
+    (facts) => [{ name: "local", facts }],
+    (e) => void warn(`could not read this machine's host facts: ${(e as Error).message}`),
+  );
   try {
     for (const [node, mb] of Object.entries(scenario.logDirLimitsMb ?? {})) {
       const region = topology.regions.find((r) => r.nodes.some((n) => n.id === node));
@@ -283,6 +289,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
+    ...((await hostFacts) ? { hosts: await hostFacts } : {}),
     ...(chaos
       ? {
           faults: chaos.timeline(),

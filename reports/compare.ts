@@ -1,5 +1,6 @@
 import { pctName, primaryMetric, REPORT_PERCENTILES } from "./analysis.ts";
 import { blockPercentiles, everyBlock, scratchCounts } from "./hlog.ts";
+import { type FactDifference, hostDifferences } from "../hardware/diff.ts";
 import type { RunData } from "./run-data.ts";
 
 /**
@@ -45,6 +46,8 @@ export interface Comparison {
   method: string;
   resamples: number;
   minEffect: number;
+  /** Host facts (result.json `hosts`) that differ from the baseline's, per candidate: the runs ran on different hosts. */
+  hostDifferences: { candidate: string; differences: FactDifference[] }[];
 }
 
 /** A seeded PRNG (mulberry32): the same resamples, so the same verdict, on every machine. */
@@ -140,6 +143,7 @@ export function compareRuns(baseline: RunData, candidates: readonly RunData[], o
     method: `block bootstrap: ${B} resamples of up to 30 contiguous interval blocks per run and scope; 95 % interval of the difference; counts only beyond ${Math.round(minEffect * 100)} %`,
     resamples: B,
     minEffect,
+    hostDifferences: candidates.map((c) => ({ candidate: c.label, differences: hostDifferences(baseline.result.hosts, c.result.hosts) })),
   };
 }
 

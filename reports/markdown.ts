@@ -84,5 +84,10 @@ export function compareMarkdown(cmp: Comparison): string {
       ]),
     ),
   );
+  for (const h of cmp.hostDifferences ?? [])
+    if (h.differences.length) {
+      out.push("", `**${h.candidate} ran on different host facts than the baseline** (${h.differences.length}):`, "");
+      out.push(mdTable(["host", "fact", "baseline", "candidate"], h.differences.map((d) => [d.host, d.fact, d.baseline, d.candidate])));
+    }
   return `${out.join("\n")}\n`;
 }

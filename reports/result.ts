@@ -2,6 +2,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
 import type { GroupAnalysis } from "../chaos/analysis.ts";
+import type { RunHost } from "../hardware/diff.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
 import type { CheckResult, Counts } from "./checker.ts";
 import type { DeadLetterResult } from "./dead-letters.ts";
@@ -33,6 +34,8 @@ export interface RunResult {
   checker: Pick<CheckResult, "valid" | "evidence" | "outOfOrderCount">;
   versions: Record<string, string>;
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
+  /** The facts of every host the run's components ran on (hardware/facts.ts): device, filesystem, mounts, sysctls, kernel, CPU. */
+  hosts?: RunHost[];
   files: { hgrm: string[]; hlog: string[]; ledger: string; lag?: string | undefined; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
   /** Latency per phase of the scenario's timeline (when its body names phases). */
