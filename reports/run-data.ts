@@ -215,10 +215,13 @@ export function behindSpans(bins: ThroughputBin[], thresholdSeconds = 1): Behind
   let intended = 0;
   let completed = 0;
   let open: BehindSpan | undefined;
+  // After the load stops (the drain), work outstanding is measured in seconds of the last rate offered.
+  let rate = 1;
   for (const b of bins) {
     intended += b.intended;
     completed += b.completed;
-    const outstanding = (intended - completed) / Math.max(b.intended, 1);
+    if (b.intended > 0) rate = b.intended;
+    const outstanding = (intended - completed) / rate;
     if (outstanding > thresholdSeconds && intended - completed > 1) {
       if (!open) {
         open = { startMs: b.tMs, endMs: b.tMs + 1000, peakSeconds: 0 };

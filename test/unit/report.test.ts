@@ -192,6 +192,10 @@ describe("where the mesh fell behind", () => {
     expect(behindSpans(bins)).toEqual([{ startMs: 2000, endMs: 4000, peakSeconds: 1.75 }]);
   });
 
+  it("counts work outstanding in the drain in seconds of the last rate offered", () => {
+    expect(behindSpans([bin(0, 100, 0), bin(1000, 100, 50), bin(2000, 0, 20), bin(3000, 0, 130)])).toEqual([{ startMs: 1000, endMs: 3000, peakSeconds: 1.5 }]);
+  });
+
   it("marks nothing when completions keep up with the intended rate", () => {
     expect(behindSpans([bin(0, 50, 45), bin(1000, 50, 50), bin(2000, 50, 55)])).toEqual([]);
   });
