@@ -13,7 +13,8 @@ import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } f
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
-import { intendedAtMs, requestsWithin } from "./schedule.ts";
+import { describeRate } from "./profiles.ts";
+import { Schedule } from "./schedule.ts";
 import type { WorkloadSpec } from "./workload.ts";
 
 /** The run's monotonic clock, in microseconds. Injected so the scheduler and ledger are testable. */
@@ -365,9 +366,10 @@ export class ClearanceFlow implements AsyncDisposable {
     if (schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.
-    const total = requestsWithin(w.rate, w.warmupMs + w.durationMs);
+    const schedule = new Schedule(w.rate, { durationMs: w.durationMs, warmupMs: w.warmupMs });
+    const total = schedule.requestsWithin(w.warmupMs + w.durationMs);
     info(
-      `offering ${total} clearance requests over ${((w.warmupMs + w.durationMs) / 1000).toFixed(0)} s, the first ${(w.warmupMs / 1000).toFixed(0)} s as warm-up (${w.rate.kind === "constant" ? `${w.rate.perSecond}/s` : `ramp ${w.rate.from} -> ${w.rate.to}/s`})`,
+      `offering ${total} clearance requests over ${((w.warmupMs + w.durationMs) / 1000).toFixed(0)} s, the first ${(w.warmupMs / 1000).toFixed(0)} s as warm-up (${describeRate(w.rate, w.durationMs)})`,
     );
     const startUs = this.#clock.nowUs();
     this.#measureFromUs = startUs + w.warmupMs * 1000;
@@ -375,7 +377,7 @@ export class ClearanceFlow implements AsyncDisposable {
     try {
       for (let i = 0; i < total; ) {
         if (signal.aborted) throw signal.reason ?? new InterruptedError("abort");
-        const dueUs = startUs + intendedAtMs(w.rate, i) * 1000;
+        const dueUs = startUs + schedule.intendedAtMs(i) * 1000;
         const waitMs = (dueUs - this.#clock.nowUs()) / 1000;
         if (waitMs > 0) {
           await sleep(Math.min(waitMs, 50));

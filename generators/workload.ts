@@ -3,7 +3,7 @@ import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, st
 import { ENCODINGS, type Encoding } from "./codec.ts";
 import { dlqTopicOf } from "./dlq.ts";
 import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
-import type { RateSpec } from "./schedule.ts";
+import { rateCheck, rateProblems, type RateSpec } from "./profiles.ts";
 
 export const ASSESSMENT_TOPIC = "au.gov.ato.tax.assessment.v1";
 export const CLEARANCE_TOPIC = "au.gov.servicesaustralia.clearance.v1";
@@ -62,23 +62,10 @@ const props: Check<ClientProps> = (v, path, problems) => {
   return v as ClientProps;
 };
 
-const positiveDuration: Check<number> = (v, path, problems) => {
-  const ms = duration(v, path, problems);
-  if (ms === 0) return void problems.push(`${path}: a ramp needs a duration above 0 (use a constant rate instead)`);
-  return ms;
-};
-
-const rate: Check<RateSpec> = (v, path, problems) => {
-  const kind = (v as { kind?: unknown } | null)?.kind;
-  if (kind === "ramp")
-    return obj({ kind: oneOf("ramp"), from: num({ min: 0 }), to: num({ min: 0.001 }), overMs: positiveDuration })(v, path, problems);
-  return obj({ kind: oneOf("constant"), perSecond: num({ min: 0.001, max: 1_000_000 }) })(v, path, problems);
-};
-
 const check = obj({
   durationMs: optional(duration, 30_000),
   warmupMs: optional(duration, 10_000),
-  rate: optional(rate, { kind: "constant" as const, perSecond: 50 }),
+  rate: optional(rateCheck, { kind: "constant" as const, perSecond: 50, scale: 1 }),
   seed: optional(num({ integer: true, min: 0 }), 42),
   driver: optional(oneOf(...driverNames), "confluent" as DriverName),
   population: optional(num({ integer: true, min: 1 }), 10_000),
@@ -115,6 +102,7 @@ export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec
   if (debt && debt.min !== undefined && debt.max !== undefined && debt.min > debt.max)
     problems.push("workload.centrelink.debtCheckMs: min is above max");
   if (w?.topics && !w.topics.dlq) w.topics.dlq = dlqTopicOf(w.topics.assessment);
+  if (w?.rate && w.durationMs !== undefined && !problems.some((p) => p.startsWith("workload.rate"))) problems.push(...rateProblems(w.rate, w.durationMs, "workload.rate"));
   if (problems.length || !w) throw new BadInputError(`invalid workload (${source})`, problems, "fix the fields named above; generators/README.md documents every key");
   return w;
 }

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { NAMED_PROFILES } from "../generators/profiles.ts";
 import { scenarios, findScenario } from "../scenarios/index.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
 import { loadTopology } from "../topology/spec.ts";
@@ -25,13 +26,17 @@ export interface Command {
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
+    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
 
 Options:
   --duration D     how long load is offered (e.g. 30s, 5m, 8h); the drain comes after
   --soak           a soak: 8 h unless --duration says otherwise (README: "Soak")
   --rate N         constant arrival rate, clearance requests per second
+  --profile NAME   the seed's load: seed-steady (42,000/s) or seed-eofy (steady, ramp to 115,000/s, hold, back);
+                   step, spike, ramp, diurnal and stages profiles are set in a scenario's workload.rate
+  --replay FILE    replay a per-second rate trace from a CSV file (one rate a line, or time,rate)
+  --scale X        multiply every rate of the profile (e.g. 0.002: seed-steady becomes 84/s)
   --seed N         seed for the generated taxpayers, assessments and debts
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
@@ -43,6 +48,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
     options: {
       duration: { type: "string" },
       rate: { type: "string" },
+      profile: { type: "string" },
+      replay: { type: "string" },
+      scale: { type: "string" },
       seed: { type: "string" },
       out: { type: "string" },
       driver: { type: "string" },
@@ -69,11 +77,17 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       const overrides = {
         durationMs,
         perSecond: number("rate", 0.001, false),
+        profile: v.profile as string | undefined,
+        replay: v.replay as string | undefined,
+        scale: number("scale", 0.000001, false),
         seed: number("seed", 0, true),
         consumers: number("consumers", 1, true),
         out: v.out as string | undefined,
         driver: v.driver as string | undefined,
       };
+      if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
+      if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
+        problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
       const scenario = findScenario(name);
       if (scenario.variants) return runVariants(scenario, overrides);

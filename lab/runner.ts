@@ -34,6 +34,12 @@ import { reapOrphans, Supervisor } from "./proc.ts";
 export interface RunOverrides {
   durationMs?: number;
   perSecond?: number;
+  /** A named load profile without parameters (`seed-steady`, `seed-eofy`), replacing the scenario's rate. */
+  profile?: string;
+  /** A per-second rate trace (CSV) to replay, replacing the scenario's rate. */
+  replay?: string;
+  /** Multiplies every rate of the profile in force. */
+  scale?: number;
   seed?: number;
   out?: string;
   driver?: string;
@@ -65,6 +71,9 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };
+  if (o.profile !== undefined) w.rate = { kind: o.profile };
+  if (o.replay !== undefined) w.rate = { kind: "replay", file: o.replay };
+  if (o.scale !== undefined) w.rate = { ...((w.rate as object | undefined) ?? { kind: "constant", perSecond: 50 }), scale: o.scale };
   if (o.seed !== undefined) w.seed = o.seed;
   if (o.driver !== undefined) w.driver = o.driver;
   if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };

@@ -197,6 +197,43 @@ export async function binLedger(file: string, originUs: number): Promise<Through
   return bins;
 }
 
+/** A stretch of the run where the mesh fell behind the intended rate. */
+export interface BehindSpan {
+  startMs: number;
+  endMs: number;
+  /** The most work outstanding in the span (intended, not completed), in seconds of the intended rate. */
+  peakSeconds: number;
+}
+
+/**
+ * Where the mesh fell behind: seconds at whose end more than `thresholdSeconds` of the intended rate was intended
+ * and not yet completed (by the ledger's bins), merged into spans. Normal latency keeps well under a second of work
+ * outstanding; a stalled or saturated mesh piles it up.
+ */
+export function behindSpans(bins: ThroughputBin[], thresholdSeconds = 1): BehindSpan[] {
+  const spans: BehindSpan[] = [];
+  let intended = 0;
+  let completed = 0;
+  let open: BehindSpan | undefined;
+  // After the load stops (the drain), work outstanding is measured in seconds of the last rate offered.
+  let rate = 1;
+  for (const b of bins) {
+    intended += b.intended;
+    completed += b.completed;
+    if (b.intended > 0) rate = b.intended;
+    const outstanding = (intended - completed) / rate;
+    if (outstanding > thresholdSeconds && intended - completed > 1) {
+      if (!open) {
+        open = { startMs: b.tMs, endMs: b.tMs + 1000, peakSeconds: 0 };
+        spans.push(open);
+      }
+      open.endMs = b.tMs + 1000;
+      open.peakSeconds = Math.max(open.peakSeconds, outstanding);
+    } else open = undefined;
+  }
+  return spans;
+}
+
 function readLag(file: string): LagSample[] {
   if (!existsSync(file)) return [];
   const out: LagSample[] = [];

@@ -1,12 +1,13 @@
 import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
-import type { MetricData, RunData } from "../run-data.ts";
+import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
 
 const PHASE_COLORS = ["rgba(70,130,180,0.10)", "rgba(60,179,113,0.12)", "rgba(218,165,32,0.12)", "rgba(147,112,219,0.12)"];
 const FAULT_COLOR = "rgba(220,20,60,0.18)";
+const BEHIND_COLOR = "rgba(198,40,40,0.10)";
 
 /** Phases and faults of a run as shaded bands of its timeline. */
 export function runBands(run: RunData): Band[] {
@@ -100,7 +101,7 @@ function throughputChart(run: RunData, x0: number, x1: number): string {
   const at = (f: "intended" | "sent" | "acked" | "completed") => t.map((b) => [b.tMs + 500, b[f]] as const);
   return lineChart({
     id: "throughput",
-    title: "throughput (requests per second, from the ledger)",
+    title: "throughput: intended rate beside achieved (requests per second, from the ledger; red: the mesh fell behind)",
     xDomain: [x0, x1],
     xTicks: timeTicks(x0, x1),
     yLabel: "per second",
@@ -110,7 +111,10 @@ function throughputChart(run: RunData, x0: number, x1: number): string {
       { name: "acked", color: "#6a1b9a", points: at("acked"), width: 1 },
       { name: "completed", color: "#2e7d32", points: at("completed") },
     ],
-    bands: runBands(run),
+    bands: [
+      ...runBands(run),
+      ...behindSpans(t).map((b) => ({ kind: "behind" as const, label: `behind (${b.peakSeconds.toFixed(1)} s of work outstanding)`, start: b.startMs, end: b.endMs, color: BEHIND_COLOR })),
+    ],
   });
 }
 

@@ -17,7 +17,7 @@ export interface Series {
 
 /** A shaded x range: a phase or a fault window. */
 export interface Band {
-  kind: "phase" | "fault";
+  kind: "phase" | "fault" | "behind";
   label: string;
   start: number;
   end: number;
@@ -120,7 +120,7 @@ export function lineChart(c: ChartSpec): string {
     const bx0 = sx(Math.max(b.start, x0));
     const bx1 = sx(Math.min(b.end, x1));
     if (bx1 <= bx0) continue;
-    const ly = b.kind === "fault" ? M.top + 12 + (lane++ % 3) * 12 : M.top + ph - 4;
+    const ly = b.kind !== "phase" ? M.top + 12 + (lane++ % 3) * 12 : M.top + ph - 4;
     parts.push(
       `<g class="band ${b.kind}" data-kind="${b.kind}" data-label="${esc(b.label)}" data-start="${b.start}" data-end="${b.end}"><rect x="${bx0.toFixed(2)}" y="${M.top}" width="${(bx1 - bx0).toFixed(2)}" height="${ph}" fill="${b.color}"><title>${esc(b.label)}</title></rect><text x="${(bx0 + 3).toFixed(1)}" y="${ly}" class="band-label">${esc(b.label)}</text></g>`,
     );

@@ -6,7 +6,7 @@ import { renderReport } from "../../reports/html/report.ts";
 import { envelope, niceTicks, ninesX, timeTicks } from "../../reports/html/svg.ts";
 import { runJUnit } from "../../reports/junit.ts";
 import { runMarkdown } from "../../reports/markdown.ts";
-import { loadRun } from "../../reports/run-data.ts";
+import { behindSpans, loadRun } from "../../reports/run-data.ts";
 import { writeRunReports } from "../../reports/write.ts";
 import { writeSampleRun } from "../fixtures/sample-run.ts";
 
@@ -181,5 +181,22 @@ describe("chart helpers", { timeout: 30_000 }, () => {
     expect(timeTicks(0, 90_000).map((t) => t.label)).toEqual(["0 s", "10 s", "20 s", "30 s", "40 s", "50 s", "60 s", "70 s", "80 s", "90 s"]);
     expect(timeTicks(0, 600_000).map((t) => t.label).slice(0, 3)).toEqual(["0 min", "2 min", "4 min"]);
     expect(timeTicks(0, 86_400_000).map((t) => t.label)[1]).toBe("3 h");
+  });
+});
+
+describe("where the mesh fell behind", () => {
+  const bin = (tMs: number, intended: number, completed: number) => ({ tMs, intended, sent: intended, acked: intended, completed, backlog: 0 });
+
+  it("marks seconds with more than a second of intended work outstanding, merged into spans", () => {
+    const bins = [bin(0, 100, 95), bin(1000, 100, 100), bin(2000, 100, 0), bin(3000, 100, 30), bin(4000, 100, 250), bin(5000, 100, 100)];
+    expect(behindSpans(bins)).toEqual([{ startMs: 2000, endMs: 4000, peakSeconds: 1.75 }]);
+  });
+
+  it("counts work outstanding in the drain in seconds of the last rate offered", () => {
+    expect(behindSpans([bin(0, 100, 0), bin(1000, 100, 50), bin(2000, 0, 20), bin(3000, 0, 130)])).toEqual([{ startMs: 1000, endMs: 3000, peakSeconds: 1.5 }]);
+  });
+
+  it("marks nothing when completions keep up with the intended rate", () => {
+    expect(behindSpans([bin(0, 50, 45), bin(1000, 50, 50), bin(2000, 50, 55)])).toEqual([]);
   });
 });

@@ -24,3 +24,20 @@ describe("resolveRun with a scenario's kafkaConfig", () => {
     expect(resolveRun(diskExhaustion, {}).topology.kafka.config["log.retention.check.interval.ms"]).toBe("5000");
   });
 });
+
+describe("resolveRun with load-profile flags", () => {
+  const scenario: Scenario = { name: "t", description: "t", topology: oneRegion, workload: { rate: { kind: "constant", perSecond: 20 } } };
+
+  it("--profile replaces the scenario's rate and --scale multiplies it", () => {
+    expect(resolveRun(scenario, { profile: "seed-eofy", scale: 0.002 }).workload.rate).toEqual({ kind: "seed-eofy", scale: 0.002 });
+    expect(resolveRun(scenario, { scale: 0.5 }).workload.rate).toEqual({ kind: "constant", perSecond: 20, scale: 0.5 });
+    expect(resolveRun(scenario, {}).workload.rate).toEqual({ kind: "constant", perSecond: 20, scale: 1 });
+  });
+
+  it("--replay reads the trace into the resolved spec, so the result holds the rates it ran", () => {
+    const file = new URL("../fixtures/trace-10s.csv", import.meta.url).pathname;
+    const rate = resolveRun(scenario, { replay: file, durationMs: 10_000 }).workload.rate;
+    expect(rate).toMatchObject({ kind: "replay", file, scale: 1 });
+    expect(rate.kind === "replay" && rate.trace).toEqual([20, 20, 40, 80, 80, 40, 20, 20, 10, 10]);
+  });
+});

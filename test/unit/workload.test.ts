@@ -15,7 +15,7 @@ function rejectionOf(input: unknown): BadInputError {
 const DEFAULTS = {
   durationMs: 30_000,
   warmupMs: 10_000,
-  rate: { kind: "constant", perSecond: 50 },
+  rate: { kind: "constant", perSecond: 50, scale: 1 },
   seed: 42,
   driver: "confluent",
   population: 10_000,
@@ -72,6 +72,7 @@ describe("parseWorkload: values", () => {
       from: 10,
       to: 200,
       overMs: 30_000,
+      scale: 1,
     });
   });
 
@@ -143,10 +144,10 @@ describe("parseWorkload: invalid workloads", () => {
       'workload.rate.overMs: "soon" is not a duration (examples: 500ms, 30s, 5m, 1h)',
     ]);
     expect(rejectionOf({ rate: { kind: "poisson", perSecond: 5 } }).problems).toEqual([
-      'workload.rate.kind: "poisson" is not one of "constant"',
+      'workload.rate.kind: "poisson" is not one of "constant", "ramp", "stages", "step", "spike", "diurnal", "replay", "seed-steady", "seed-eofy"',
     ]);
     expect(rejectionOf({ rate: { kind: "constant", perSecond: 5, burst: 2 } }).problems).toEqual([
-      "workload.rate.burst: unknown key (allowed: kind, perSecond)",
+      "workload.rate.burst: unknown key (allowed: kind, perSecond, scale)",
     ]);
   });
 
