@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
@@ -36,8 +35,6 @@ export interface StartedRegion {
   tls(workload: Workload): ClientTls | undefined;
   /** The region's SPIRE (server, agent, sidecars), when the mesh runs mTLS. */
   readonly spire: SpireRegion | undefined;
-  /** A client properties file for Kafka's Java tools, as the lab's identity (`--command-config`). */
-  readonly toolConfig: string | undefined;
   /** SIGKILL of every Kafka node and the registry of the region: a region lost at once. */
   kill(): void;
   /** False from `kill()` until `restart()` has every broker back: whether clients should ask the region at all. */
@@ -163,18 +160,6 @@ export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall
   return { ...kafka, classpath: `${kafka.classpath}:${(await installSpiffeJar()).jar}` };
 }
 
-/** Client properties for Kafka's Java tools and clients (the lab's tools, MirrorMaker) as one workload. */
-export function javaClientTls(f: SvidFiles): Record<string, string> {
-  return {
-    "security.protocol": "SSL",
-    "ssl.engine.factory.class": "meshlab.spiffe.SvidSslEngineFactory",
-    "spiffe.svid.file": f.svid,
-    "spiffe.key.file": f.key,
-    "spiffe.bundle.file": f.bundle,
-    "ssl.endpoint.identification.algorithm": "",
-  };
-}
-
 async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegion> {
   const kafka = await kafkaWithPlugins(spec);
   const regionSpec = spec.regions.find((r) => r.name === plan.name);
@@ -182,11 +167,6 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   const tls = (w: Workload) => clientTls(spire?.files(w));
   const brokerTls = spire?.files("broker");
   const nodes = plan.nodes.map((n) => new KafkaNode({ spec, region: plan, plan: n, install: kafka, supervisor, ...(brokerTls ? { tls: brokerTls } : {}) }));
-  let toolConfig: string | undefined;
-  if (spire) {
-    toolConfig = join(plan.nodes[0]?.dir ?? "", "..", "lab-tool.properties");
-    writeFileSync(toolConfig, `${Object.entries(javaClientTls(spire.files("lab"))).map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
-  }
   for (const n of nodes) stack.use(n);
 
   let done = progress(`region ${plan.name}: formatting ${nodes.length} KRaft nodes`);
@@ -286,7 +266,6 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
     admin,
     tls,
     spire,
-    toolConfig,
     ready: () => ready,
     kill() {
       ready = false;

@@ -10,7 +10,7 @@ import { DisposableGroup, type ProcessHandle, type Supervisor, waitUntil } from 
 import { freePorts } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { renderAgentConf, renderHelperConf, renderServerConf, SVID_FILES } from "./config.ts";
-import { agentId, type IdentityPlane, renderEntries, spiffeId, type Workload } from "./identity.ts";
+import { agentId, type IdentityPlane, renderEntries, type Workload } from "./identity.ts";
 import { installSpire, type SpireInstall } from "./install.ts";
 
 /** Where a workload finds its current SVID: spiffe-helper rewrites these files on every rotation. */
@@ -78,7 +78,6 @@ export class SpireRegion implements AsyncDisposable {
   readonly #ctx: SpireRegionCtx;
   #port = 0;
   #healthPort = 0;
-  #entryIds = new Map<Workload, string>();
 
   constructor(name: string, dir: string, ctx: SpireRegionCtx) {
     this.name = name;
@@ -177,9 +176,7 @@ export class SpireRegion implements AsyncDisposable {
     const uids = Object.fromEntries(Object.values(this.#ctx.users).map((u) => [u.name, u.uid]));
     const file = join(this.dir, "server", "entries.json");
     writeFileSync(file, `${JSON.stringify(renderEntries(this.#ctx.plane, this.name, uids), null, 1)}\n`);
-    const out = await this.#cli("entry create", ["entry", "create", "-data", file, "-output", "json"]);
-    const results = (JSON.parse(out) as { results: { entry?: { id: string; hint?: string } }[] }).results;
-    for (const r of results) if (r.entry?.hint) this.#entryIds.set(r.entry.hint as Workload, r.entry.id);
+    await this.#cli("entry create", ["entry", "create", "-data", file]);
   }
 
   async #joinToken(): Promise<string> {
@@ -208,15 +205,6 @@ export class SpireRegion implements AsyncDisposable {
     });
   }
 
-  /** Re-points a workload's entry at other selectors (chaos: attestation-failure); `undefined` restores its uid. */
-  async setSelector(workload: Workload, selector: string | undefined): Promise<void> {
-    const id = this.#ctx.plane.identities.find((i) => i.workload === workload);
-    const entryId = this.#entryIds.get(workload);
-    if (!id || !entryId) throw new Error(`no registration entry for ${workload} in ${this.name}`);
-    const value = selector ?? `unix:uid:${this.#ctx.users[id.user]?.uid}`;
-    await this.#cli("entry update", ["entry", "update", "-entryID", entryId, "-parentID", agentId(this.#ctx.plane, this.name), "-spiffeID", spiffeId(this.#ctx.plane, workload), "-selector", value, "-x509SVIDTTL", String(Math.round(this.#ctx.plane.svidTtlMs / 1000)), "-hint", workload]);
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.allSettled([...this.helpers.values()].map((h) => h.stop()));
     await Promise.allSettled([this.agent?.stop(), this.server?.stop()]);
@@ -229,14 +217,12 @@ export class SpireRegion implements AsyncDisposable {
 export class StartedSpire implements AsyncDisposable {
   readonly plane: IdentityPlane;
   readonly regions: SpireRegion[];
-  readonly rootCa: string;
   readonly version: string;
   readonly #stack: DisposableGroup;
 
-  private constructor(plane: IdentityPlane, regions: SpireRegion[], rootCa: string, version: string, stack: DisposableGroup) {
+  private constructor(plane: IdentityPlane, regions: SpireRegion[], version: string, stack: DisposableGroup) {
     this.plane = plane;
     this.regions = regions;
-    this.rootCa = rootCa;
     this.version = version;
     this.#stack = stack;
   }
@@ -251,22 +237,13 @@ export class StartedSpire implements AsyncDisposable {
     const regions = spec.regions.map((r) => stack.use(new SpireRegion(r.name, join(opts.runDir, "spire", r.name), { plane, install, supervisor: opts.supervisor, root, users })));
     await Promise.all(regions.map((r) => r.start()));
     done(`${plane.identities.length} identities in ${regions.map((r) => r.name).join(", ")}`);
-    return new StartedSpire(plane, regions, root.cert, install.version, stack.move());
+    return new StartedSpire(plane, regions, install.version, stack.move());
   }
 
   region(name: string): SpireRegion {
     const r = this.regions.find((x) => x.name === name);
     if (!r) throw new Error(`no SPIRE in region ${name}`);
     return r;
-  }
-
-  /** A workload's SVID files in a region (the mesh-wide dedupe store takes the first region's). */
-  files(workload: Workload, region?: string): SvidFiles {
-    return (region ? this.region(region) : (this.regions[0] as SpireRegion)).files(workload);
-  }
-
-  spiffeId(workload: Workload): string {
-    return spiffeId(this.plane, workload);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
