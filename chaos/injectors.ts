@@ -1,8 +1,7 @@
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { runTool } from "../lab/install.ts";
 import { type ProcessHandle, waitUntil } from "../lab/proc.ts";
-import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import { runKafkaTool } from "../topology/kafka/tools.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
@@ -164,9 +163,8 @@ export function targetView(ctx: ChaosContext): TargetView {
     },
     async quorumLeader(regionName) {
       const r = region(regionName);
-      const k = await installKafka();
       // KRaft brokers report a random broker as "controller" in metadata, so ask the quorum itself.
-      const out = await runTool("kafka-metadata-quorum", kafkaJavaArgv(k, 128, "org.apache.kafka.tools.MetadataQuorumCommand", ["--bootstrap-server", r.bootstrap(LAB_CLASS), "describe", "--status"]), {
+      const out = await runKafkaTool("kafka-metadata-quorum", { bootstrap: r.bootstrap(LAB_CLASS), tls: r.tls("lab") }, "org.apache.kafka.tools.MetadataQuorumCommand", ["describe", "--status"], {
         hint: "the quorum may have no leader right now",
         timeoutMs: 15_000,
       });
@@ -448,7 +446,7 @@ export function createInjector(ctx: ChaosContext): Injector {
         // The pills go to the topic in the region of the (first) selected node, through its lab listener.
         const region = nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0];
         if (!region) throw new Error("poison-pill: no region to write to");
-        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
+        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
@@ -457,7 +455,7 @@ export function createInjector(ctx: ChaosContext): Injector {
           const fills = await Promise.all(
             nodes.map(({ node, region }) =>
               fillWithRecords(
-                { bootstrap: region.bootstrap(LAB_CLASS), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
+                { bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
                 { running: () => node.running(), restartIfDown: () => restartIfDown(node, region) },
               ),
             ),

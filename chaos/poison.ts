@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type KafkaDriver, loadDriver } from "../generators/drivers/driver.ts";
+import { type ClientTls, type KafkaDriver, loadDriver, withTls } from "../generators/drivers/driver.ts";
 import type { Injection } from "./schedule.ts";
 
 /**
@@ -61,6 +61,8 @@ export class PillLog {
  */
 export async function injectPoisonPills(opts: {
   bootstrap: string;
+  /** The lab's SVID files on an mTLS mesh (the lab writes the pills). */
+  tls?: ClientTls | undefined;
   topic: string;
   count: number;
   durationMs: number;
@@ -69,7 +71,7 @@ export async function injectPoisonPills(opts: {
 }): Promise<Injection> {
   // The pure-JS client, whatever the run's driver: a broken producer is not the lab's client under test.
   const driver = opts.driver ?? (await loadDriver("kafkajs"));
-  const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill" });
+  const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill", ...withTls(opts.tls) });
   const hurry = new AbortController();
   const mine: PillRecord[] = [];
   const gap = opts.count > 1 ? opts.durationMs / opts.count : 0;

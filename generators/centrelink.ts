@@ -11,12 +11,14 @@ import { Codec } from "./codec.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
-import { type ClientProps, type ConsumedRecord, type DriverName, loadDriver } from "./drivers/driver.ts";
+import { type ClientProps, type ClientTls, type ConsumedRecord, type DriverName, loadDriver, withTls } from "./drivers/driver.ts";
 
 export interface EngineConfig {
   instance: string;
   driver: DriverName;
   bootstrap: string;
+  /** The engine's SVID files (mTLS); absent when the mesh runs plaintext. */
+  tls?: ClientTls;
   registryUrl: string;
   /** Registered by the lab's schema deployment step before any engine starts. */
   responseSchemaId: number;
@@ -54,7 +56,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   const responseSchemaId = cfg.responseSchemaId;
   const debts = new DebtRegistry(cfg.seed, population(cfg.seed, cfg.population));
   const f = newFaker(cfg.seed * 1000 + Number(/\d+$/.exec(cfg.instance)?.[0] ?? 0));
-  const producer = await driver.producer({ bootstrap: cfg.bootstrap, clientId: `${cfg.instance}-producer` });
+  const producer = await driver.producer({ bootstrap: cfg.bootstrap, clientId: `${cfg.instance}-producer`, ...withTls(cfg.tls) });
   // Written synchronously: a member killed with SIGKILL must not take its last events with it.
   const history = (e: Record<string, unknown>) => {
     if (cfg.eventsFile) appendFileSync(cfg.eventsFile, `${JSON.stringify({ ms: Date.now(), ...e })}\n`);
@@ -65,6 +67,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     groupId: cfg.groupId,
     topics: cfg.sources ?? [cfg.topics.assessment],
     props: cfg.consumer,
+    ...withTls(cfg.tls),
     // Partitions are answered concurrently (each in order): one slow produce ack must not hold up the others.
     concurrency: cfg.concurrency ?? 1,
     onRebalance: (e) => {

@@ -11,7 +11,7 @@ import type { EngineConfig } from "./centrelink.ts";
 import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
-import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
+import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer, withTls } from "./drivers/driver.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
@@ -147,7 +147,7 @@ export class ClearanceFlow implements AsyncDisposable {
     const site = this.#site(region);
     if (!site.producer) {
       const driver = this.#driver ?? (await loadDriver(this.#w.driver));
-      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer });
+      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer, ...withTls(site.region.tls("ato-tax-service")) });
     }
     return site.producer;
   }
@@ -192,6 +192,7 @@ export class ClearanceFlow implements AsyncDisposable {
       region,
       concurrency: w.centrelink.concurrency,
       eventsFile: join(this.#runDir, `${name}.events.ndjson`),
+      ...withTls(site.region.tls("centrelink-engine")),
       ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
     };
     const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
@@ -262,6 +263,7 @@ export class ClearanceFlow implements AsyncDisposable {
       topics,
       props: this.#w.ato.consumer,
       concurrency: 12,
+      ...withTls(site.region.tls("ato-tax-engine")),
     });
     site.taxEngine = c;
     await c.run(async (r) => {

@@ -49,7 +49,7 @@ export async function auditDeadLetters(mesh: Mesh, flow: ClearanceFlow, w: Workl
   await flow.deadLetters.settled();
   // The region the writes went to first holds both topics (dead letters are not replicated across regions here).
   const region = mesh.region(flow.writeRegions[0]);
-  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), region.plan.bootstrap[LAB_CLASS] ?? "", { source: w.topics.assessment, dlq: dlqOf(w) });
+  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), { bootstrap: region.plan.bootstrap[LAB_CLASS] ?? "", tls: region.tls("lab") }, { source: w.topics.assessment, dlq: dlqOf(w) });
   const result: DeadLetterResult = { topic: dlqOf(w), records: evidence.dlq.length };
   const counts: Partial<Counts> = { dlq: evidence.dlq.length };
   if ((w.schemaMismatch?.share ?? 0) > 0) {

@@ -9,7 +9,7 @@ import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
-import { loadDriver } from "../generators/drivers/driver.ts";
+import { loadDriver, withTls } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
@@ -44,6 +44,8 @@ export interface RunOverrides {
   out?: string;
   driver?: string;
   consumers?: number;
+  /** Overrides the topology's `security` (the bench runs one scenario both ways). */
+  security?: "mtls" | "plaintext";
 }
 
 export interface ResolvedRun {
@@ -67,7 +69,8 @@ const COUNT_NAMES = [
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const base = typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
   // The scenario's broker settings go over the topology's (a disk scenario's retention check interval ...).
-  const topology = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
+  const configured = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
+  const topology = o.security ? { ...configured, security: o.security } : configured;
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };
@@ -355,7 +358,7 @@ async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, orig
   const kafkajs = await loadDriver("kafkajs");
   const targets = [];
   for (const r of mesh.regions) {
-    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}` });
+    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}`, ...withTls(r.tls("lab")) });
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
     // A region that is gone (a region failover) is not asked until it is back: there is nothing to learn, and its
     // requests would only time out.

@@ -82,10 +82,11 @@ export function defaultIdentities(): IdentitySpec[] {
       groups: ["*"],
       cluster: ["DESCRIBE", "DESCRIBE_CONFIGS", "CREATE"],
     }),
+    // Apicurio's KafkaSQL storage: its journal and snapshot topics, and the journal replicated from the primary.
     id("registry", "/registry/apicurio", {
-      consume: ["meshlab-registry-journal", "*.meshlab-registry-journal"],
-      produce: ["meshlab-registry-journal"],
-      manage: ["meshlab-registry-journal", "*.meshlab-registry-journal"],
+      consume: ["meshlab-registry-*", "*.meshlab-registry-journal"],
+      produce: ["meshlab-registry-*"],
+      manage: ["meshlab-registry-*", "*.meshlab-registry-journal"],
       groups: ["*"],
       cluster: ["DESCRIBE"],
     }),
