@@ -446,7 +446,7 @@ export function createInjector(ctx: ChaosContext): Injector {
         // The pills go to the topic in the region of the (first) selected node, through its lab listener.
         const region = nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0];
         if (!region) throw new Error("poison-pill: no region to write to");
-        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
+        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), signWith: region.tls("ato-tax-service"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ClientTls, type KafkaDriver, loadDriver, withTls } from "../generators/drivers/driver.ts";
+import { FileSigner } from "../generators/signing.ts";
 import type { Injection } from "./schedule.ts";
 
 /**
@@ -63,6 +64,11 @@ export async function injectPoisonPills(opts: {
   bootstrap: string;
   /** The lab's SVID files on an mTLS mesh (the lab writes the pills). */
   tls?: ClientTls | undefined;
+  /**
+   * On a mesh with signed events, the ATO tax service's SVID: a pill is what a broken ATO producer writes, signed
+   * like everything it writes, so the row tests the decoder rather than the signature check.
+   */
+  signWith?: ClientTls | undefined;
   topic: string;
   count: number;
   durationMs: number;
@@ -72,6 +78,7 @@ export async function injectPoisonPills(opts: {
   // The pure-JS client, whatever the run's driver: a broken producer is not the lab's client under test.
   const driver = opts.driver ?? (await loadDriver("kafkajs"));
   const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill", ...withTls(opts.tls) });
+  const signer = opts.signWith ? new FileSigner(opts.signWith) : undefined;
   const hurry = new AbortController();
   const mine: PillRecord[] = [];
   const gap = opts.count > 1 ? opts.durationMs / opts.count : 0;
@@ -84,7 +91,10 @@ export async function injectPoisonPills(opts: {
       const shape = PILL_SHAPES[n % PILL_SHAPES.length] as PillShape;
       const pillId = randomUUID();
       try {
-        const d = await producer.send({ topic: opts.topic, key: `poison-${pillId}`, value: pillBytes(shape, n), headers: { [PILL_HEADER]: pillId } });
+        const value = pillBytes(shape, n);
+        // A pill has no event-id header, so its signature covers an empty event id, as the verifier reads it.
+        const headers = { [PILL_HEADER]: pillId, ...signer?.sign(opts.topic, "", value) };
+        const d = await producer.send({ topic: opts.topic, key: `poison-${pillId}`, value, headers });
         const p: PillRecord = { pillId, shape, topic: opts.topic, partition: d.partition, offset: d.offset, writtenAtEpochMs: Date.now() };
         mine.push(p);
         opts.log.pills.push(p);

@@ -6,6 +6,7 @@ import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../
 import type { LatencyRecorder } from "../reports/hdr.ts";
 import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
+import { spiffeId } from "../topology/spire/identity.ts";
 import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { Codec, SCHEMAS } from "./codec.ts";
@@ -15,6 +16,7 @@ import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer,
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
+import { FileSigner, Verifier } from "./signing.ts";
 import type { WorkloadSpec } from "./workload.ts";
 
 /** The run's monotonic clock, in microseconds. Injected so the scheduler and ledger are testable. */
@@ -42,6 +44,8 @@ interface Site {
   engines: ProcessHandle[];
   taxEngine?: Consumer;
   producer?: Producer;
+  /** Signs the ATO tax service's assessments with its SVID key (mTLS meshes). */
+  signer?: FileSigner;
   /** Engine generations started in this region, so restarted engines get fresh names. */
   generation: number;
 }
@@ -147,7 +151,9 @@ export class ClearanceFlow implements AsyncDisposable {
     const site = this.#site(region);
     if (!site.producer) {
       const driver = this.#driver ?? (await loadDriver(this.#w.driver));
-      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer, ...withTls(site.region.tls("ato-tax-service")) });
+      const tls = site.region.tls("ato-tax-service");
+      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer, ...withTls(tls) });
+      if (tls) site.signer = new FileSigner(tls);
     }
     return site.producer;
   }
@@ -193,6 +199,7 @@ export class ClearanceFlow implements AsyncDisposable {
       concurrency: w.centrelink.concurrency,
       eventsFile: join(this.#runDir, `${name}.events.ndjson`),
       ...withTls(site.region.tls("centrelink-engine")),
+      ...(this.#mesh.spire ? { signing: { assessmentSigner: spiffeId(this.#mesh.spire.plane, "ato-tax-service") } } : {}),
       ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
     };
     const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
@@ -266,10 +273,22 @@ export class ClearanceFlow implements AsyncDisposable {
       ...withTls(site.region.tls("ato-tax-engine")),
     });
     site.taxEngine = c;
+    const tls = site.region.tls("ato-tax-engine");
+    const engines = this.#mesh.spire ? spiffeId(this.#mesh.spire.plane, "centrelink-engine") : undefined;
+    const verifier = tls ? Verifier.fromFile(tls.ca, (t) => (t === this.#w.topics.clearance ? engines : undefined)) : undefined;
     await c.run(async (r) => {
       const at = this.#clock.nowUs();
       const eventId = r.headers["event-id"];
       const where = `${r.topic}:${r.partition}@${r.offset}`;
+      if (verifier) {
+        try {
+          verifier.verify(this.#w.topics.clearance, eventId ?? "", r.value ?? Buffer.alloc(0), r.headers);
+        } catch (e) {
+          // Never reaches the ledger's completion: a response nobody can vouch for does not clear anything.
+          this.ledger.unexpected({ eventId, atUs: at, reason: `signature: ${(e as Error).message}`, where });
+          return;
+        }
+      }
       let resp: ClearanceResponse;
       try {
         resp = await codec.decode<ClearanceResponse>(r.value ?? Buffer.alloc(0));
@@ -420,8 +439,12 @@ export class ClearanceFlow implements AsyncDisposable {
   #fireMismatch(seq: number, a: TaxAssessment, traceparent: string, codec: Codec, schemaId: number): void {
     const kind = MISMATCH_KINDS[seq % MISMATCH_KINDS.length] ?? "wrong-type";
     const payload = breakAssessment(a, kind);
-    const producer = this.#site(this.#regionOf(a.tfn)).producer;
-    const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(r) : Promise.reject(new Error("no producer in the write region")));
+    const site = this.#site(this.#regionOf(a.tfn));
+    const producer = site.producer;
+    // Signed like every assessment: the row tests the schema, not the signature.
+    const sign = (r: Parameters<Producer["send"]>[0]) =>
+      site.signer && r.topic === this.#w.topics.assessment ? { ...r, headers: { ...r.headers, ...site.signer.sign(r.topic, a.eventId, r.value) } } : r;
+    const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(sign(r)) : Promise.reject(new Error("no producer in the write region")));
     const m = { eventId: a.eventId, seq, kind, key: a.tfn, payload, schemaId, traceparent };
     this.deadLetters.track(
       codec.encode(schemaId, payload).then(
@@ -451,7 +474,8 @@ export class ClearanceFlow implements AsyncDisposable {
       return;
     }
     entry.sentUs ??= this.#clock.nowUs();
-    producer.send({ topic: this.#w.topics.assessment, key, value, headers }).then(
+    const signed = site.signer ? { ...headers, ...site.signer.sign(this.#w.topics.assessment, entry.eventId, value) } : headers;
+    producer.send({ topic: this.#w.topics.assessment, key, value, headers: signed }).then(
       (d) => {
         if (entry.ackedUs !== undefined) return; // a resent copy was acknowledged first
         entry.ackedUs = this.#clock.nowUs();

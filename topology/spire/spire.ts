@@ -150,22 +150,29 @@ export class SpireRegion implements AsyncDisposable {
     const id = this.#ctx.plane.identities.find((i) => i.workload === workload);
     const user = id && this.#ctx.users[id.user];
     if (!user) throw new Error(`no identity or user for ${workload}`);
-    const f = this.files(workload);
-    mkdirSync(f.dir, { recursive: true });
-    chownSync(f.dir, user.uid, user.gid);
+    const h = this.startSidecar(workload, user, this.files(workload).dir);
+    this.helpers.set(workload, h);
+    return h;
+  }
+
+  /**
+   * A spiffe-helper as `user`, writing whatever SVID the agent issues that user into `dir`. For a workload's own
+   * sidecar (above), and for a process the agent must refuse (a user no entry names: attestation fails).
+   */
+  startSidecar(name: string, user: UnixUser, dir: string): ProcessHandle {
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, user.uid, user.gid);
     const logs = join(this.dir, "helpers");
     mkdirSync(logs, { recursive: true });
     // The helper reads its config as its own user: next to its SVID directory, not in a run dir it may not enter.
-    const conf = join(f.dir, "..", `${workload}.helper.conf`);
-    writeFileSync(conf, renderHelperConf({ agentSocket: this.agentSocket, certDir: f.dir }));
-    const h = this.#ctx.supervisor.spawn(`spiffe-helper ${this.name}/${workload}`, [this.#ctx.install.helper, "-config", conf], {
-      logFile: join(logs, `${workload}.helper.log`),
-      cwd: f.dir,
+    const conf = join(dir, "..", `${name}.helper.conf`);
+    writeFileSync(conf, renderHelperConf({ agentSocket: this.agentSocket, certDir: dir }));
+    return this.#ctx.supervisor.spawn(`spiffe-helper ${this.name}/${name}`, [this.#ctx.install.helper, "-config", conf], {
+      logFile: join(logs, `${name}.helper.log`),
+      cwd: dir,
       stopGraceMs: 1_000,
       user,
     });
-    this.helpers.set(workload, h);
-    return h;
   }
 
   async #cli(what: string, args: string[]): Promise<string> {
