@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InterruptedError } from "../lab/errors.ts";
@@ -235,8 +236,16 @@ export class ClearanceFlow implements AsyncDisposable {
       add: async () => {
         let n = this.#engineByName.size + 1;
         while (this.#engineByName.has(`centrelink-${n}`)) n++;
-        this.#spawnEngine(home, `centrelink-${n}`, sources);
-        return `centrelink-${n}`;
+        const h = this.#spawnEngine(home, `centrelink-${n}`, sources);
+        // A member counts as joined once it owns partitions (a cooperative join first reports an empty assignment): on a loaded machine a new engine takes seconds to
+        // start, and one removed before it joined would not move a partition.
+        await waitUntil(`${h.name} to be assigned partitions`, async () => (/"event":"assigned","partitions":\[\d/.test(await readFile(h.logFile, "utf8").catch(() => "")) ? true : undefined), {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          process: h,
+          hint: `read ${h.logFile}; the new member never got partitions of ${sources.join(", ")}`,
+        });
+        return h.name;
       },
       remove: async (name) => {
         await this.#engineByName.get(name)?.stop();

@@ -42,7 +42,9 @@ describe("consumer faults in a run", () => {
     // Only centrelink-1's own class is faulted, towards the coordinator only.
     expect(hb?.details?.links).toEqual([`${String(hb?.details?.coordinator)}.centrelink-1`]);
     expect(storm).toMatchObject({ kind: "rebalance-storm", outcome: "healed", details: { joins: expect.any(Number), leaves: expect.any(Number) } });
-    expect((storm?.details?.joins as number) >= 2).toBe(true);
+    // A member counts as joined once it owns partitions; starting one takes 1-6 s here, so 10 s hold one or two cycles.
+    expect(storm?.details?.joins as number).toBeGreaterThanOrEqual(1);
+    expect(storm?.details?.leaves).toBe(storm?.details?.joins);
     expect(pause).toMatchObject({ kind: "pause", target: "centrelink-2", outcome: "healed" });
     expect(kill).toMatchObject({ kind: "kill", target: "centrelink-3", outcome: "healed", details: { restarted: ["centrelink-3"] } });
 
