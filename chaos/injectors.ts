@@ -7,6 +7,7 @@ import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
+import { injectForgedEvents } from "./forged.ts";
 import { injectPoisonPills, PillLog } from "./poison.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
@@ -38,6 +39,9 @@ export interface ChaosContext {
   seed: number;
   /** Where poison-pill faults record the pills they wrote (the run's dead-letter audit reads it). */
   pills?: PillLog;
+  /** Where forged-signature faults record what they wrote, and the encoded assessments they forge. */
+  forged?: PillLog;
+  assessments?: { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> };
 }
 
 class Toxics {
@@ -364,6 +368,14 @@ async function heartbeatLoss(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "h
   return { ...inj, target: `${r.ids.join(",")} -> coordinator ${coordinator}`, details: { ...inj.details, coordinator, instances: r.ids } };
 }
 
+/** Forged assessments through the region's lab listener; only an mTLS mesh has signatures to forge. */
+function forgedSignature(ctx: ChaosContext, region: StartedRegion | undefined, f: Extract<FaultSpec, { kind: "forged-signature" }>): Promise<Injection> {
+  const [lab, ato, impostor] = [region?.tls("lab"), region?.tls("ato-tax-service"), region?.tls("centrelink-engine")];
+  if (!region || !lab || !ato || !impostor) throw new Error("forged-signature: the mesh has no signed events (security plaintext); run it with --security mtls");
+  if (!ctx.assessments) throw new Error("forged-signature: no clearance flow to forge assessments of");
+  return injectForgedEvents({ bootstrap: region.bootstrap(LAB_CLASS), tls: lab, ato, impostor, topic: ctx.assessments.topic, count: f.count, durationMs: f.duration, log: ctx.forged ?? new PillLog(), assessment: (n) => ctx.assessments?.encode(n) ?? Promise.reject(new Error("no flow")) });
+}
+
 /** Members join and leave on a schedule: every `everyMs`, `instances` extra members join, and at the next tick leave. */
 function rebalanceStorm(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "rebalance-storm" }>): Injection {
   const c = consumersOf(ctx);
@@ -448,6 +460,8 @@ export function createInjector(ctx: ChaosContext): Injector {
         if (!region) throw new Error("poison-pill: no region to write to");
         return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), signWith: region.tls("ato-tax-service"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
+      case "forged-signature":
+        return forgedSignature(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
         if (f.fill === "records") {

@@ -388,6 +388,23 @@ export class ClearanceFlow implements AsyncDisposable {
     return { resent };
   }
 
+  /**
+   * Encoded assessments outside the run's stream (their own seeded factory, never in the ledger), for faults that
+   * write well-formed events nobody asked for (chaos/forged.ts).
+   */
+  foreignAssessments(): { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> } {
+    const w = this.#w;
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const factory = new AssessmentFactory(w.seed + 7_919, population(w.seed, w.population));
+    return {
+      topic: w.topics.assessment,
+      encode: async () => {
+        const a = factory.next(Date.now());
+        return { key: a.tfn, value: await codec.encode(this.#assessmentSchemaId, a) };
+      },
+    };
+  }
+
   /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;

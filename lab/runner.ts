@@ -131,6 +131,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let chaos: FaultSchedule | undefined;
   let deadLetters: DeadLetterAudit | undefined;
   const pills = new PillLog();
+  const forged = new PillLog();
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
   const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
   const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
@@ -174,7 +175,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
-      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills };
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills, forged, assessments: flow.foreignAssessments() };
       chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
         info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
       );
@@ -248,7 +249,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   }
   // The dead-letter rows are read back once every fault is healed (no pill still being written), mesh still up.
   if (failure === undefined && mesh && flow)
-    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, pills).catch((e: unknown) => {
+    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, { pills, forged }).catch((e: unknown) => {
       failure = e;
       return undefined;
     });

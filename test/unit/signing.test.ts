@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FORGERY_SHAPES, forgedHeaders, selfSignedKey } from "../../chaos/forged.ts";
 import { FileSigner, SIGNATURE_HEADERS, SignatureError, signEvent, signingKeyOf, Verifier } from "../../generators/signing.ts";
 
 const TD = "spiffe://t.test";
@@ -107,6 +108,22 @@ describe("signed events", () => {
     expect(reason(() => v.verify(TOPIC, "e1", payload, signEvent(signingKeyOf(foreign.chain, foreign.key), TOPIC, "e1", payload)))).toBe("untrusted-chain");
     expect(reason(() => v.verify(TOPIC, "e1", payload, {}))).toBe("unsigned");
     expect(reason(() => v.verify(TOPIC, "e1", payload, { ...h, [SIGNATURE_HEADERS.signer]: "forged" }))).toBe("verified"); // the chain, not the claim, names the signer
+  });
+
+  it("refuses every forgery the forged-signature fault writes, each at its own step", () => {
+    const v = new Verifier(bundle, allowed);
+    const keys = { ato: signingKeyOf(tax1.chain, tax1.key), impostor: signingKeyOf(engine.chain, engine.key), selfSigned: selfSignedKey(TAX) };
+    expect(keys.selfSigned.spiffeId).toBe(TAX); // it claims the right identity; only the chain gives it away
+    const other = Buffer.from("another assessment");
+    const reasons = FORGERY_SHAPES.map((shape) => {
+      try {
+        v.verify(TOPIC, "f1", payload, forgedHeaders(shape, keys, TOPIC, "f1", payload, other));
+        return "verified";
+      } catch (e) {
+        return e instanceof SignatureError ? e.reason : String(e);
+      }
+    });
+    expect(Object.fromEntries(FORGERY_SHAPES.map((s, i) => [s, reasons[i]]))).toEqual({ unsigned: "unsigned", tampered: "bad-signature", "wrong-signer": "wrong-signer", "self-signed": "untrusted-chain" });
   });
 
   it("refuses a key that does not match its certificate (a rotation caught half-way)", () => {
