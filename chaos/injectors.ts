@@ -9,6 +9,7 @@ import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
 import { injectForgedEvents } from "./forged.ts";
 import { injectPoisonPills, PillLog } from "./poison.ts";
+import { injectRogueWorkload } from "./rogue.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
 import type { FaultSpec } from "./spec.ts";
@@ -368,6 +369,15 @@ async function heartbeatLoss(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "h
   return { ...inj, target: `${r.ids.join(",")} -> coordinator ${coordinator}`, details: { ...inj.details, coordinator, instances: r.ids } };
 }
 
+/** A process with another workload's SVID produces assessments through the ATO listener; the ACLs must deny it. */
+function rogueWorkload(ctx: ChaosContext, region: StartedRegion | undefined, f: Extract<FaultSpec, { kind: "rogue-workload" }>): Promise<Injection> {
+  const tls = region?.tls(f.identity);
+  if (!region || !tls) throw new Error("rogue-workload: the mesh has no identities (security plaintext); run it with --security mtls");
+  if (!ctx.assessments) throw new Error("rogue-workload: no clearance flow to take assessments from");
+  const assessments = ctx.assessments;
+  return injectRogueWorkload({ bootstrap: region.bootstrap("ato"), tls, identity: f.identity, topic: assessments.topic, count: f.count, durationMs: f.duration, assessment: (n) => assessments.encode(n) });
+}
+
 /** Forged assessments through the region's lab listener; only an mTLS mesh has signatures to forge. */
 function forgedSignature(ctx: ChaosContext, region: StartedRegion | undefined, f: Extract<FaultSpec, { kind: "forged-signature" }>): Promise<Injection> {
   const [lab, ato, impostor] = [region?.tls("lab"), region?.tls("ato-tax-service"), region?.tls("centrelink-engine")];
@@ -460,6 +470,8 @@ export function createInjector(ctx: ChaosContext): Injector {
         if (!region) throw new Error("poison-pill: no region to write to");
         return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), signWith: region.tls("ato-tax-service"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
+      case "rogue-workload":
+        return rogueWorkload(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "forged-signature":
         return forgedSignature(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "disk-fill": {

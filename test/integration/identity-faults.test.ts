@@ -5,8 +5,8 @@ import type { RunResult } from "../../reports/result.ts";
 import { meshlab, tempDir } from "./helpers.ts";
 
 /** Signed events on a real SPIRE, Kafka and Apicurio, through the real entry point: forgeries never reach business logic. */
-describe("./meshlab run identity-faults (forged signatures on an mTLS mesh)", () => {
-  it("verifies every genuine assessment and response, dead-letters every forged event with its reason, and answers none", async () => {
+describe("./meshlab run identity-faults (forged signatures and a rogue producer on an mTLS mesh)", () => {
+  it("verifies every genuine assessment and response, dead-letters every forged event with its reason, answers none, and denies the rogue producer", async () => {
     const out = join(tempDir("forged"), "out");
     const cli = meshlab(["run", "identity-faults", "--duration", "6s", "--rate", "40", "--out", out]);
     expect(await cli.exited, cli.output()).toBe(0); // the scenario's SLO has no latency check
@@ -26,7 +26,10 @@ describe("./meshlab run identity-faults (forged signatures on an mTLS mesh)", ()
     // No forged event id is a request of the run (so none could have completed one).
     const ledgerIds = new Set(readFileSync(join(out, "ledger.ndjson"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { eventId: string }).eventId));
     expect(f?.pills.filter((x) => ledgerIds.has(x.pillId))).toEqual([]);
-    expect((r.faults ?? []).map((x) => [x.kind, x.outcome, x.details?.written])).toEqual([["forged-signature", "healed", 8]]);
+    const [forged, rogue] = r.faults ?? [];
+    expect([forged?.kind, forged?.outcome, forged?.details?.written]).toEqual(["forged-signature", "healed", 8]);
+    // The rogue producer held a valid SVID, just not one allowed to write assessments: every write was denied.
+    expect(rogue).toMatchObject({ kind: "rogue-workload", outcome: "healed", details: { identity: "centrelink-engine", attempts: 8, denied: 8, accepted: 0, otherFailures: 0 } });
     expect(readFileSync(join(out, "summary.md"), "utf8")).toContain("forged events in the DLQ (reason signature)");
   });
 });

@@ -35,6 +35,16 @@ export const replicatedRegistry = (spec: TopologySpec): boolean =>
  * started with `--clusters <target>`, so losing one region stops only the flows into it). MM2 reaches remote
  * regions through their `replication` links (proxied, so faults apply) and its own region directly.
  */
+/**
+ * A cluster's TLS settings for MM2. The connectors keep only the client settings Kafka knows from `<cluster>.`
+ * (`spiffe.*` would be dropped and the engine factory fail to configure), but pass `<cluster>.producer.`,
+ * `.consumer.` and `.admin.` overrides through whole, so the SVID files go under those too.
+ */
+function mirrorTls(cluster: string, tls: ClientTls | undefined): [string, string][] {
+  const props = Object.entries(javaClientTls(tls));
+  return ["", "producer.", "consumer.", "admin."].flatMap((client) => props.map(([k, v]): [string, string] => [`${cluster}.${client}${k}`, v]));
+}
+
 export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, target: string, tls?: ClientTls): string {
   if (spec.security === "mtls" && !tls) throw new Error(`renderMirrorMakerProperties: MirrorMaker into ${target} has no SVID files, but the mesh runs mTLS`);
   const rep = spec.replication;
@@ -52,7 +62,7 @@ export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, 
     ...regions.map((r): [string, string] => [`${r.name}.bootstrap.servers`, r.bootstrap[r.name === target ? LAB_CLASS : MIRROR_CLASS] ?? ""]),
     ["replication.policy.class", "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"],
     // On mTLS both sides are reached with MirrorMaker's own SVID (one trust domain across regions).
-    ...regions.flatMap((r) => Object.entries(javaClientTls(tls)).map(([k, v]): [string, string] => [`${r.name}.${k}`, v])),
+    ...regions.flatMap((r) => mirrorTls(r.name, tls)),
   ];
   for (const src of regions.filter((r) => r.name !== target)) {
     const flow = flows.find((f) => f.source === src.name);

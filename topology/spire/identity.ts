@@ -83,10 +83,11 @@ export function defaultIdentities(): IdentitySpec[] {
       groups: ["*"],
       cluster: ["DESCRIBE", "DESCRIBE_CONFIGS", "CREATE"],
     }),
-    // Apicurio's KafkaSQL storage: its journal and snapshot topics, and the journal replicated from the primary.
+    // Apicurio's KafkaSQL storage: its journal and snapshot topics, and the journal replicated from the primary
+    // (which a secondary also writes: KafkaSQL puts a bootstrap marker on its journal at start to know it caught up).
     id("registry", "/registry/apicurio", {
       consume: ["meshlab-registry-*", "*.meshlab-registry-journal"],
-      produce: ["meshlab-registry-*"],
+      produce: ["meshlab-registry-*", "*.meshlab-registry-journal"],
       manage: ["meshlab-registry-*", "*.meshlab-registry-journal"],
       groups: ["*"],
       cluster: ["DESCRIBE"],
