@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin as KafkaAdmin, Kafka, logLevel, type Producer } from "kafkajs";
 import { InfraError } from "../lab/errors.ts";
-import { runTool } from "../lab/install.ts";
-import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import type { ClientTls, KafkaAccess } from "../generators/drivers/driver.ts";
+import { kafkajsSsl } from "../generators/drivers/kafkajs.ts";
+import { runKafkaTool } from "../topology/kafka/tools.ts";
 import { usage } from "./disk.ts";
 
 /**
@@ -23,6 +24,8 @@ import { usage } from "./disk.ts";
 export interface BallastOptions {
   /** The region's lab-class bootstrap (never faulted). */
   bootstrap: string;
+  /** The lab's SVID files on an mTLS mesh. */
+  tls?: ClientTls | undefined;
   nodeId: number;
   logDir: string;
   percent: number;
@@ -71,8 +74,8 @@ export function dirBytes(dir: string): number {
 
 const segmentsIn = (dir: string): number => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".log")).length : 0);
 
-function client(bootstrap: string, clientId: string): Kafka {
-  return new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 2, maxRetryTime: 2_000 } });
+function client(bootstrap: string, clientId: string, tls: ClientTls | undefined): Kafka {
+  return new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 2, maxRetryTime: 2_000 }, ...kafkajsSsl(tls) });
 }
 
 const topicConfigs = (o: Required<Pick<BallastOptions, "segmentBytes" | "fileDeleteDelayMs">>) => [
@@ -84,10 +87,9 @@ const topicConfigs = (o: Required<Pick<BallastOptions, "segmentBytes" | "fileDel
 ];
 
 /** `kafka-configs --alter --add-config retention.bytes=<bytes>` on a topic (an incremental change). */
-async function lowerRetention(bootstrap: string, topic: string, bytes: number): Promise<void> {
-  const k = await installKafka();
-  const args = ["--bootstrap-server", bootstrap, "--entity-type", "topics", "--entity-name", topic, "--alter", "--add-config", `retention.bytes=${bytes}`];
-  await runTool("kafka-configs", kafkaJavaArgv(k, 128, "kafka.admin.ConfigCommand", args), { hint: "the region's controllers must be reachable to change a topic config", timeoutMs: 60_000 });
+async function lowerRetention(access: KafkaAccess, topic: string, bytes: number): Promise<void> {
+  const args = ["--entity-type", "topics", "--entity-name", topic, "--alter", "--add-config", `retention.bytes=${bytes}`];
+  await runKafkaTool("kafka-configs", access, "kafka.admin.ConfigCommand", args, { hint: "the region's controllers must be reachable to change a topic config", timeoutMs: 60_000 });
 }
 
 /**
@@ -98,7 +100,7 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
   const opts = { segmentBytes: o.segmentBytes ?? 8 * 1024 * 1024, fileDeleteDelayMs: o.fileDeleteDelayMs ?? 1_000 };
   const topic = ballastTopic(o.nodeId);
   const partitionDir = join(o.logDir, `${topic}-0`);
-  const kafka = client(o.bootstrap, "meshlab-ballast");
+  const kafka = client(o.bootstrap, "meshlab-ballast", o.tls);
   const admin: KafkaAdmin = kafka.admin();
   await admin.connect();
   let producer: Producer | undefined;
@@ -161,7 +163,7 @@ export async function fillWithRecords(o: BallastOptions, heal: RetentionHeal): P
       // 1. Lower retention to one segment, as an operator would, with Kafka's own kafka-configs tool. The
       //    controller takes the change even while the broker is down (kafkajs cannot: its metadata refresh
       //    fails on a partition without a leader).
-      await lowerRetention(o.bootstrap, topic, opts.segmentBytes);
+      await lowerRetention(o, topic, opts.segmentBytes);
       const retentionLoweredMs = Date.now() - t0;
       // 2. A broker whose log dir failed shut itself down; retention runs only in a live broker. On a full disk
       //    its start-up can fail too (index files are memory-mapped: a page that cannot be allocated is a

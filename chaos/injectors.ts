@@ -1,14 +1,15 @@
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { runTool } from "../lab/install.ts";
 import { type ProcessHandle, waitUntil } from "../lab/proc.ts";
-import { installKafka, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import { runKafkaTool } from "../topology/kafka/tools.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
+import { injectForgedEvents } from "./forged.ts";
 import { injectPoisonPills, PillLog } from "./poison.ts";
+import { injectRogueWorkload } from "./rogue.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
 import type { FaultSpec } from "./spec.ts";
@@ -39,6 +40,9 @@ export interface ChaosContext {
   seed: number;
   /** Where poison-pill faults record the pills they wrote (the run's dead-letter audit reads it). */
   pills?: PillLog;
+  /** Where forged-signature faults record what they wrote, and the encoded assessments they forge. */
+  forged?: PillLog;
+  assessments?: { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> };
 }
 
 class Toxics {
@@ -164,9 +168,8 @@ export function targetView(ctx: ChaosContext): TargetView {
     },
     async quorumLeader(regionName) {
       const r = region(regionName);
-      const k = await installKafka();
       // KRaft brokers report a random broker as "controller" in metadata, so ask the quorum itself.
-      const out = await runTool("kafka-metadata-quorum", kafkaJavaArgv(k, 128, "org.apache.kafka.tools.MetadataQuorumCommand", ["--bootstrap-server", r.bootstrap(LAB_CLASS), "describe", "--status"]), {
+      const out = await runKafkaTool("kafka-metadata-quorum", { bootstrap: r.bootstrap(LAB_CLASS), tls: r.tls("lab") }, "org.apache.kafka.tools.MetadataQuorumCommand", ["describe", "--status"], {
         hint: "the quorum may have no leader right now",
         timeoutMs: 15_000,
       });
@@ -366,6 +369,23 @@ async function heartbeatLoss(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "h
   return { ...inj, target: `${r.ids.join(",")} -> coordinator ${coordinator}`, details: { ...inj.details, coordinator, instances: r.ids } };
 }
 
+/** A process with another workload's SVID produces assessments through the ATO listener; the ACLs must deny it. */
+function rogueWorkload(ctx: ChaosContext, region: StartedRegion | undefined, f: Extract<FaultSpec, { kind: "rogue-workload" }>): Promise<Injection> {
+  const tls = region?.tls(f.identity);
+  if (!region || !tls) throw new Error("rogue-workload: the mesh has no identities (security plaintext); run it with --security mtls");
+  if (!ctx.assessments) throw new Error("rogue-workload: no clearance flow to take assessments from");
+  const assessments = ctx.assessments;
+  return injectRogueWorkload({ bootstrap: region.bootstrap("ato"), tls, identity: f.identity, topic: assessments.topic, count: f.count, durationMs: f.duration, assessment: (n) => assessments.encode(n) });
+}
+
+/** Forged assessments through the region's lab listener; only an mTLS mesh has signatures to forge. */
+function forgedSignature(ctx: ChaosContext, region: StartedRegion | undefined, f: Extract<FaultSpec, { kind: "forged-signature" }>): Promise<Injection> {
+  const [lab, ato, impostor] = [region?.tls("lab"), region?.tls("ato-tax-service"), region?.tls("centrelink-engine")];
+  if (!region || !lab || !ato || !impostor) throw new Error("forged-signature: the mesh has no signed events (security plaintext); run it with --security mtls");
+  if (!ctx.assessments) throw new Error("forged-signature: no clearance flow to forge assessments of");
+  return injectForgedEvents({ bootstrap: region.bootstrap(LAB_CLASS), tls: lab, ato, impostor, topic: ctx.assessments.topic, count: f.count, durationMs: f.duration, log: ctx.forged ?? new PillLog(), assessment: (n) => ctx.assessments?.encode(n) ?? Promise.reject(new Error("no flow")) });
+}
+
 /** Members join and leave on a schedule: every `everyMs`, `instances` extra members join, and at the next tick leave. */
 function rebalanceStorm(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "rebalance-storm" }>): Injection {
   const c = consumersOf(ctx);
@@ -448,8 +468,12 @@ export function createInjector(ctx: ChaosContext): Injector {
         // The pills go to the topic in the region of the (first) selected node, through its lab listener.
         const region = nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0];
         if (!region) throw new Error("poison-pill: no region to write to");
-        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
+        return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), signWith: region.tls("ato-tax-service"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
+      case "rogue-workload":
+        return rogueWorkload(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
+      case "forged-signature":
+        return forgedSignature(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
         if (f.fill === "records") {
@@ -457,7 +481,7 @@ export function createInjector(ctx: ChaosContext): Injector {
           const fills = await Promise.all(
             nodes.map(({ node, region }) =>
               fillWithRecords(
-                { bootstrap: region.bootstrap(LAB_CLASS), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
+                { bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), nodeId: node.plan.spec.nodeId, logDir: node.logDir, percent: f.percent },
                 { running: () => node.running(), restartIfDown: () => restartIfDown(node, region) },
               ),
             ),

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type KafkaDriver, loadDriver } from "../generators/drivers/driver.ts";
+import { type ClientTls, type KafkaDriver, loadDriver, type Producer, withTls } from "../generators/drivers/driver.ts";
+import { FileSigner } from "../generators/signing.ts";
 import type { Injection } from "./schedule.ts";
 
 /**
@@ -40,7 +41,8 @@ export function pillBytes(shape: PillShape, n: number): Buffer {
 /** One pill as written: where it landed, for the DLQ check and the stall figures. */
 export interface PillRecord {
   pillId: string;
-  shape: PillShape;
+  /** A PillShape, or a ForgeryShape for a forged event (chaos/forged.ts). */
+  shape: string;
   topic: string;
   partition: number;
   offset: string;
@@ -61,6 +63,13 @@ export class PillLog {
  */
 export async function injectPoisonPills(opts: {
   bootstrap: string;
+  /** The lab's SVID files on an mTLS mesh (the lab writes the pills). */
+  tls?: ClientTls | undefined;
+  /**
+   * On a mesh with signed events, the ATO tax service's SVID: a pill is what a broken ATO producer writes, signed
+   * like everything it writes, so the row tests the decoder rather than the signature check.
+   */
+  signWith?: ClientTls | undefined;
   topic: string;
   count: number;
   durationMs: number;
@@ -69,7 +78,34 @@ export async function injectPoisonPills(opts: {
 }): Promise<Injection> {
   // The pure-JS client, whatever the run's driver: a broken producer is not the lab's client under test.
   const driver = opts.driver ?? (await loadDriver("kafkajs"));
-  const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill" });
+  const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-poison-pill", ...withTls(opts.tls) });
+  const signer = opts.signWith ? new FileSigner(opts.signWith) : undefined;
+  return pacedRecords({ ...opts, producer, what: "pill" }, async (n) => {
+    const shape = PILL_SHAPES[n % PILL_SHAPES.length] as PillShape;
+    const pillId = randomUUID();
+    const value = pillBytes(shape, n);
+    // A pill has no event-id header, so its signature covers an empty event id, as the verifier reads it.
+    return { shape, pillId, key: `poison-${pillId}`, value, headers: { [PILL_HEADER]: pillId, ...signer?.sign(opts.topic, "", value) } };
+  });
+}
+
+/** One record a paced fault writes, and how the audit will know it. */
+export interface PacedRecord {
+  shape: string;
+  pillId: string;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * Writes `count` records made by `make(n)` onto `topic`, evenly over `durationMs` (the first at once), logging where
+ * each landed (or why it failed) in `log`. The heal writes any record not yet due at once and closes the producer.
+ */
+export function pacedRecords(
+  opts: { producer: Producer; topic: string; count: number; durationMs: number; log: PillLog; what: string },
+  make: (n: number) => Promise<PacedRecord>,
+): Injection {
   const hurry = new AbortController();
   const mine: PillRecord[] = [];
   const gap = opts.count > 1 ? opts.durationMs / opts.count : 0;
@@ -79,26 +115,25 @@ export async function injectPoisonPills(opts: {
       // Due times are absolute (a slow send does not push the rest back); once healing, the rest go at once.
       const wait = t0 + n * gap - Date.now();
       if (wait > 0 && !hurry.signal.aborted) await sleep(wait, undefined, { signal: hurry.signal }).catch(() => {});
-      const shape = PILL_SHAPES[n % PILL_SHAPES.length] as PillShape;
-      const pillId = randomUUID();
       try {
-        const d = await producer.send({ topic: opts.topic, key: `poison-${pillId}`, value: pillBytes(shape, n), headers: { [PILL_HEADER]: pillId } });
-        const p: PillRecord = { pillId, shape, topic: opts.topic, partition: d.partition, offset: d.offset, writtenAtEpochMs: Date.now() };
+        const r = await make(n);
+        const d = await opts.producer.send({ topic: opts.topic, key: r.key, value: r.value, headers: r.headers });
+        const p: PillRecord = { pillId: r.pillId, shape: r.shape, topic: opts.topic, partition: d.partition, offset: d.offset, writtenAtEpochMs: Date.now() };
         mine.push(p);
         opts.log.pills.push(p);
       } catch (e) {
-        opts.log.failures.push(`pill ${n} (${shape}): ${e instanceof Error ? e.message : String(e)}`);
+        opts.log.failures.push(`${opts.what} ${n}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
   })();
   return {
-    target: `${opts.topic} (${opts.count} pill(s))`,
+    target: `${opts.topic} (${opts.count} ${opts.what}(s))`,
     details: { topic: opts.topic, count: opts.count },
     heal: async () => {
       hurry.abort();
       await writing;
-      await producer.close().catch(() => {});
-      return { written: mine.length, pills: mine.map((p) => `${p.shape} at ${p.partition}@${p.offset}`) };
+      await opts.producer.close().catch(() => {});
+      return { written: mine.length, [`${opts.what}s`]: mine.map((p) => `${p.shape} at ${p.partition}@${p.offset}`) };
     },
   };
 }

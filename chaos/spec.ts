@@ -24,7 +24,7 @@ export type Selector =
 export const NETWORK_KINDS = ["latency", "bandwidth", "timeout", "reset", "slicer", "cut"] as const;
 /** Signals and restarts of Kafka nodes or Centrelink engine processes. */
 export const PROCESS_KINDS = ["kill", "stop", "restart", "pause"] as const;
-export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill"] as const;
+export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type NetworkKind = (typeof NETWORK_KINDS)[number];
 
@@ -79,6 +79,18 @@ export type FaultSpec =
       /** Topic the pills are written to (default the assessment topic) in the target's region. */
       topic: string;
       /** Pills written, evenly over the duration (the first at injection). */
+      count: number;
+    })
+  | (FaultBase & {
+      kind: "forged-signature";
+      /** Forged assessments written onto the assessment topic of the target's region (mTLS meshes: chaos/forged.ts). */
+      count: number;
+    })
+  | (FaultBase & {
+      kind: "rogue-workload";
+      /** Whose valid SVID the rogue process holds (any workload but the ATO tax service; chaos/rogue.ts). */
+      identity: "centrelink-engine" | "ato-tax-engine" | "registry" | "dedupe-store";
+      /** Assessments it tries to produce, evenly over the duration. */
       count: number;
     });
 
@@ -146,12 +158,19 @@ const byKind: Record<FaultKind, Check<unknown>> = {
   }),
   "rebalance-storm": obj({ ...base, kind: oneOf("rebalance-storm"), everyMs: optional(duration, 5_000), instances: optional(num({ integer: true, min: 1, max: 16 }), 1) }),
   "poison-pill": obj({ ...base, kind: oneOf("poison-pill"), topic: optional(str(), "au.gov.ato.tax.assessment.v1"), count: optional(num({ integer: true, min: 1, max: 10_000 }), 4) }),
+  "rogue-workload": obj({
+    ...base,
+    kind: oneOf("rogue-workload"),
+    identity: optional(oneOf("centrelink-engine", "ato-tax-engine", "registry", "dedupe-store"), "centrelink-engine" as const),
+    count: optional(num({ integer: true, min: 1, max: 10_000 }), 8),
+  }),
+  "forged-signature": obj({ ...base, kind: oneOf("forged-signature"), count: optional(num({ integer: true, min: 1, max: 10_000 }), 8) }),
   "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }), fill: optional(oneOf("records", "file"), "records" as const) }),
 } as Record<FaultKind, Check<unknown>>;
 
 /** Kinds whose selector must name consumer instances, and kinds that need nodes. */
 const CONSUMER_ONLY: FaultKind[] = ["heartbeat-loss", "rebalance-storm"];
-const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill"];
+const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload"];
 
 const fault: Check<FaultSpec> = (v, path, problems) => {
   const kind = (v as { kind?: unknown } | null)?.kind;

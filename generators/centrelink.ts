@@ -10,13 +10,21 @@ import { randomUUID } from "node:crypto";
 import { Codec } from "./codec.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
+import { FileSigner, SignatureError, Verifier } from "./signing.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
-import { type ClientProps, type ConsumedRecord, type DriverName, loadDriver } from "./drivers/driver.ts";
+import { type ClientProps, type ClientTls, type ConsumedRecord, type DriverName, loadDriver, withTls } from "./drivers/driver.ts";
 
 export interface EngineConfig {
   instance: string;
   driver: DriverName;
   bootstrap: string;
+  /** The engine's SVID files (mTLS); absent when the mesh runs plaintext. */
+  tls?: ClientTls;
+  /**
+   * Signed events (mTLS meshes): assessments must be signed by `assessmentSigner` (a SPIFFE ID) and chain to the
+   * trust bundle of `tls`; responses are signed with the engine's own SVID key.
+   */
+  signing?: { assessmentSigner: string };
   registryUrl: string;
   /** Registered by the lab's schema deployment step before any engine starts. */
   responseSchemaId: number;
@@ -54,7 +62,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   const responseSchemaId = cfg.responseSchemaId;
   const debts = new DebtRegistry(cfg.seed, population(cfg.seed, cfg.population));
   const f = newFaker(cfg.seed * 1000 + Number(/\d+$/.exec(cfg.instance)?.[0] ?? 0));
-  const producer = await driver.producer({ bootstrap: cfg.bootstrap, clientId: `${cfg.instance}-producer` });
+  const producer = await driver.producer({ bootstrap: cfg.bootstrap, clientId: `${cfg.instance}-producer`, ...withTls(cfg.tls) });
   // Written synchronously: a member killed with SIGKILL must not take its last events with it.
   const history = (e: Record<string, unknown>) => {
     if (cfg.eventsFile) appendFileSync(cfg.eventsFile, `${JSON.stringify({ ms: Date.now(), ...e })}\n`);
@@ -65,6 +73,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     groupId: cfg.groupId,
     topics: cfg.sources ?? [cfg.topics.assessment],
     props: cfg.consumer,
+    ...withTls(cfg.tls),
     // Partitions are answered concurrently (each in order): one slow produce ack must not hold up the others.
     concurrency: cfg.concurrency ?? 1,
     onRebalance: (e) => {
@@ -73,7 +82,9 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     },
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
-  const stats = { processed: 0, held: 0, undecodable: 0, duplicatesDropped: 0, waitedForClaim: 0 };
+  const stats = { processed: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0 };
+  const signer = cfg.signing && cfg.tls ? new FileSigner(cfg.tls) : undefined;
+  const verifier = cfg.signing && cfg.tls ? Verifier.fromFile(cfg.tls.ca, (t) => (t === cfg.topics.assessment ? cfg.signing?.assessmentSigner : undefined)) : undefined;
   const deadLetters = new ConsumerDeadLetters({ send: (r) => producer.send(r), dlqTopic: cfg.topics.dlq ?? dlqTopicOf(cfg.topics.assessment), by: cfg.instance });
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
@@ -105,6 +116,19 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   };
 
   const processOne = async (r: ConsumedRecord, delivered: string | undefined): Promise<void> => {
+    if (verifier) {
+      try {
+        // Replicated copies (`<region>.<topic>`) were signed for the original topic.
+        verifier.verify(cfg.topics.assessment, delivered ?? "", r.value ?? Buffer.alloc(0), r.headers);
+      } catch (e) {
+        stats.unverified++;
+        if (delivered) await dedupe.release(delivered, cfg.instance).catch(() => {}); // the genuine event may still come
+        const d = await deadLetters.route(r, e, e instanceof SignatureError ? "signature" : "undecodable");
+        history({ type: "dead-lettered", p: r.partition, o: Number(r.offset), dlq: `${d.partition}@${d.offset}`, reason: "signature" });
+        emit("signature-refused", { partition: r.partition, offset: r.offset, eventId: delivered, error: (e as Error).message, dlq: d });
+        return;
+      }
+    }
     let a: TaxAssessment;
     try {
       a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));
@@ -138,7 +162,9 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     };
     const tp = childTraceparent(r.headers.traceparent, f);
     if (tp) headers.traceparent = tp;
-    await producer.send({ topic: cfg.topics.clearance, key: a.tfn, value: await codec.encode(responseSchemaId, response), headers });
+    const value = await codec.encode(responseSchemaId, response);
+    if (signer) Object.assign(headers, signer.sign(cfg.topics.clearance, headers["event-id"] ?? "", value));
+    await producer.send({ topic: cfg.topics.clearance, key: a.tfn, value, headers });
     await dedupe.remember(headers["event-id"] ?? a.eventId);
     stats.processed++;
   };

@@ -7,15 +7,17 @@ import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../
 import type { LatencyRecorder } from "../reports/hdr.ts";
 import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
+import { spiffeId } from "../topology/spire/identity.ts";
 import type { ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
-import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer } from "./drivers/driver.ts";
+import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer, withTls } from "./drivers/driver.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
+import { FileSigner, Verifier } from "./signing.ts";
 import type { WorkloadSpec } from "./workload.ts";
 
 /** The run's monotonic clock, in microseconds. Injected so the scheduler and ledger are testable. */
@@ -43,6 +45,8 @@ interface Site {
   engines: ProcessHandle[];
   taxEngine?: Consumer;
   producer?: Producer;
+  /** Signs the ATO tax service's assessments with its SVID key (mTLS meshes). */
+  signer?: FileSigner;
   /** Engine generations started in this region, so restarted engines get fresh names. */
   generation: number;
 }
@@ -148,7 +152,9 @@ export class ClearanceFlow implements AsyncDisposable {
     const site = this.#site(region);
     if (!site.producer) {
       const driver = this.#driver ?? (await loadDriver(this.#w.driver));
-      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer });
+      const tls = site.region.tls("ato-tax-service");
+      site.producer = await driver.producer({ bootstrap: site.region.bootstrap("ato"), clientId: `ato-core-tax-service-${region}`, props: this.#w.ato.producer, ...withTls(tls) });
+      if (tls) site.signer = new FileSigner(tls);
     }
     return site.producer;
   }
@@ -193,6 +199,8 @@ export class ClearanceFlow implements AsyncDisposable {
       region,
       concurrency: w.centrelink.concurrency,
       eventsFile: join(this.#runDir, `${name}.events.ndjson`),
+      ...withTls(site.region.tls("centrelink-engine")),
+      ...(this.#mesh.spire ? { signing: { assessmentSigner: spiffeId(this.#mesh.spire.plane, "ato-tax-service") } } : {}),
       ...(this.#mesh.redis ? { dedupe: { url: this.#mesh.redis.url, ttlSeconds: w.centrelink.dedupeTtlSeconds } } : {}),
     };
     const h = supervisor.spawn(name, [process.execPath, "--disable-warning=ExperimentalWarning", CENTRELINK_MAIN, JSON.stringify(cfg)], {
@@ -271,12 +279,25 @@ export class ClearanceFlow implements AsyncDisposable {
       topics,
       props: this.#w.ato.consumer,
       concurrency: 12,
+      ...withTls(site.region.tls("ato-tax-engine")),
     });
     site.taxEngine = c;
+    const tls = site.region.tls("ato-tax-engine");
+    const engines = this.#mesh.spire ? spiffeId(this.#mesh.spire.plane, "centrelink-engine") : undefined;
+    const verifier = tls ? Verifier.fromFile(tls.ca, (t) => (t === this.#w.topics.clearance ? engines : undefined)) : undefined;
     await c.run(async (r) => {
       const at = this.#clock.nowUs();
       const eventId = r.headers["event-id"];
       const where = `${r.topic}:${r.partition}@${r.offset}`;
+      if (verifier) {
+        try {
+          verifier.verify(this.#w.topics.clearance, eventId ?? "", r.value ?? Buffer.alloc(0), r.headers);
+        } catch (e) {
+          // Never reaches the ledger's completion: a response nobody can vouch for does not clear anything.
+          this.ledger.unexpected({ eventId, atUs: at, reason: `signature: ${(e as Error).message}`, where });
+          return;
+        }
+      }
       let resp: ClearanceResponse;
       try {
         resp = await codec.decode<ClearanceResponse>(r.value ?? Buffer.alloc(0));
@@ -367,6 +388,23 @@ export class ClearanceFlow implements AsyncDisposable {
     return { resent };
   }
 
+  /**
+   * Encoded assessments outside the run's stream (their own seeded factory, never in the ledger), for faults that
+   * write well-formed events nobody asked for (chaos/forged.ts).
+   */
+  foreignAssessments(): { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> } {
+    const w = this.#w;
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const factory = new AssessmentFactory(w.seed + 7_919, population(w.seed, w.population));
+    return {
+      topic: w.topics.assessment,
+      encode: async () => {
+        const a = factory.next(Date.now());
+        return { key: a.tfn, value: await codec.encode(this.#assessmentSchemaId, a) };
+      },
+    };
+  }
+
   /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
@@ -427,8 +465,12 @@ export class ClearanceFlow implements AsyncDisposable {
   #fireMismatch(seq: number, a: TaxAssessment, traceparent: string, codec: Codec, schemaId: number): void {
     const kind = MISMATCH_KINDS[seq % MISMATCH_KINDS.length] ?? "wrong-type";
     const payload = breakAssessment(a, kind);
-    const producer = this.#site(this.#regionOf(a.tfn)).producer;
-    const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(r) : Promise.reject(new Error("no producer in the write region")));
+    const site = this.#site(this.#regionOf(a.tfn));
+    const producer = site.producer;
+    // Signed like every assessment: the row tests the schema, not the signature.
+    const sign = (r: Parameters<Producer["send"]>[0]) =>
+      site.signer && r.topic === this.#w.topics.assessment ? { ...r, headers: { ...r.headers, ...site.signer.sign(r.topic, a.eventId, r.value) } } : r;
+    const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(sign(r)) : Promise.reject(new Error("no producer in the write region")));
     const m = { eventId: a.eventId, seq, kind, key: a.tfn, payload, schemaId, traceparent };
     this.deadLetters.track(
       codec.encode(schemaId, payload).then(
@@ -458,7 +500,8 @@ export class ClearanceFlow implements AsyncDisposable {
       return;
     }
     entry.sentUs ??= this.#clock.nowUs();
-    producer.send({ topic: this.#w.topics.assessment, key, value, headers }).then(
+    const signed = site.signer ? { ...headers, ...site.signer.sign(this.#w.topics.assessment, entry.eventId, value) } : headers;
+    producer.send({ topic: this.#w.topics.assessment, key, value, headers: signed }).then(
       (d) => {
         if (entry.ackedUs !== undefined) return; // a resent copy was acknowledged first
         entry.ackedUs = this.#clock.nowUs();

@@ -1,4 +1,4 @@
-import type { Admin, KafkaDriver } from "./drivers/driver.ts";
+import type { Admin, KafkaAccess, KafkaDriver } from "./drivers/driver.ts";
 import { type DeadLetterRecord, deadLetterOf } from "./dlq.ts";
 import { readWholeTopic } from "./topic-reader.ts";
 
@@ -22,10 +22,10 @@ export interface DeadLetterEvidence {
 }
 
 /** Reads the DLQ and the source topic back, whole, as fresh groups on the lab listener (see `readWholeTopic`). */
-export async function readDeadLetterEvidence(driver: KafkaDriver, bootstrap: string, topics: { source: string; dlq: string }): Promise<DeadLetterEvidence> {
+export async function readDeadLetterEvidence(driver: KafkaDriver, access: KafkaAccess, topics: { source: string; dlq: string }): Promise<DeadLetterEvidence> {
   const [dlq, source] = await Promise.all([
-    readWholeTopic(driver, { bootstrap, topic: topics.dlq, clientId: "meshlab-audit-dlq" }),
-    readWholeTopic(driver, { bootstrap, topic: topics.source, clientId: "meshlab-audit-source" }),
+    readWholeTopic(driver, { ...access, topic: topics.dlq, clientId: "meshlab-audit-dlq" }),
+    readWholeTopic(driver, { ...access, topic: topics.source, clientId: "meshlab-audit-source" }),
   ]);
   return {
     dlq: dlq.map(deadLetterOf).sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset)),

@@ -29,7 +29,8 @@ export const DLQ_HEADERS = {
   contentType: "content-type",
 } as const;
 
-export type DeadLetterReason = "schema-mismatch" | "undecodable";
+/** `signature`: a consumer refused a record whose signature did not verify (generators/signing.ts). */
+export type DeadLetterReason = "schema-mismatch" | "undecodable" | "signature";
 
 /** Header values are kept short: a broker-side limit must never make the dead letter itself fail. */
 const clip = (s: string, n = 512): string => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
@@ -56,10 +57,11 @@ export function undecodableHeaders(r: {
   error: string;
   by: string;
   original?: Record<string, string>;
+  reason?: Exclude<DeadLetterReason, "schema-mismatch">;
 }): Record<string, string> {
   return {
     ...(r.original ?? {}),
-    [DLQ_HEADERS.reason]: "undecodable",
+    [DLQ_HEADERS.reason]: r.reason ?? "undecodable",
     [DLQ_HEADERS.error]: clip(r.error),
     [DLQ_HEADERS.sourceTopic]: r.topic,
     [DLQ_HEADERS.sourcePartition]: String(r.partition),
@@ -266,16 +268,21 @@ export class ConsumerDeadLetters {
   }
 
   /** The DLQ record for an undecodable record (pure: tests read it). */
-  record(r: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string> }, error: unknown): ProduceRecord {
+  record(
+    r: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string> },
+    error: unknown,
+    reason: "undecodable" | "signature" = "undecodable",
+  ): ProduceRecord {
+    const error_ = error instanceof Error ? error.message : String(error);
     return {
       topic: this.#topic,
       key: r.key?.toString("utf8") ?? "",
       value: r.value ?? Buffer.alloc(0),
-      headers: undecodableHeaders({ topic: r.topic, partition: r.partition, offset: r.offset, error: error instanceof Error ? error.message : String(error), by: this.#by, original: r.headers }),
+      headers: undecodableHeaders({ topic: r.topic, partition: r.partition, offset: r.offset, error: error_, by: this.#by, original: r.headers, reason }),
     };
   }
 
-  route(r: Parameters<ConsumerDeadLetters["record"]>[0], error: unknown): Promise<Delivery> {
-    return this.#send(this.record(r, error));
+  route(r: Parameters<ConsumerDeadLetters["record"]>[0], error: unknown, reason: "undecodable" | "signature" = "undecodable"): Promise<Delivery> {
+    return this.#send(this.record(r, error, reason));
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { waitUntil } from "../lab/proc.ts";
-import type { ConsumedRecord, KafkaDriver } from "./drivers/driver.ts";
+import { type ClientTls, type ConsumedRecord, type KafkaDriver, withTls } from "./drivers/driver.ts";
 
 /**
  * Reads a topic from its beginning to its end as a fresh consumer group: the evidence a checker needs about what
@@ -10,13 +10,13 @@ import type { ConsumedRecord, KafkaDriver } from "./drivers/driver.ts";
  */
 export async function readWholeTopic(
   driver: KafkaDriver,
-  opts: { bootstrap: string; topic: string; timeoutMs?: number; clientId?: string },
+  opts: { bootstrap: string; tls?: ClientTls | undefined; topic: string; timeoutMs?: number; clientId?: string },
 ): Promise<ConsumedRecord[]> {
   const groupId = `meshlab-audit-${randomUUID()}`;
   const clientId = opts.clientId ?? "meshlab-audit";
-  const admin = await driver.admin({ bootstrap: opts.bootstrap, clientId: `${clientId}-admin` });
+  const admin = await driver.admin({ bootstrap: opts.bootstrap, clientId: `${clientId}-admin`, ...withTls(opts.tls) });
   const records: ConsumedRecord[] = [];
-  const consumer = await driver.consumer({ bootstrap: opts.bootstrap, clientId, groupId, topics: [opts.topic], concurrency: 12 });
+  const consumer = await driver.consumer({ bootstrap: opts.bootstrap, clientId, groupId, topics: [opts.topic], concurrency: 12, ...withTls(opts.tls) });
   try {
     if (!(await admin.topic(opts.topic))) return records;
     await consumer.run(async (r) => {

@@ -26,7 +26,7 @@ export interface Command {
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N]",
+    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
 
 Options:
@@ -41,6 +41,7 @@ Options:
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
+  --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -55,6 +56,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       out: { type: "string" },
       driver: { type: "string" },
       consumers: { type: "string" },
+      security: { type: "string" },
       soak: { type: "boolean" },
     },
     async run(v, pos) {
@@ -84,7 +86,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         consumers: number("consumers", 1, true),
         out: v.out as string | undefined,
         driver: v.driver as string | undefined,
+        security: v.security as "mtls" | "plaintext" | undefined,
       };
+      if (v.security !== undefined && v.security !== "mtls" && v.security !== "plaintext") problems.push(`--security ${v.security}: expected mtls or plaintext`);
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);

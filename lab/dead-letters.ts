@@ -14,7 +14,7 @@ import { waitUntil } from "./proc.ts";
 import { progress } from "./log.ts";
 
 /** Counts a dead-letter row adds to result.json (and that SLO checks may name). */
-export const DEAD_LETTER_COUNTS = ["mismatched", "dlq", "dlqViolations", "mismatchesReachingConsumers", "poisonPills", "pillsMissingFromDlq"] as const;
+export const DEAD_LETTER_COUNTS = ["mismatched", "dlq", "dlqViolations", "mismatchesReachingConsumers", "poisonPills", "pillsMissingFromDlq", "forged", "forgedMissingFromDlq"] as const;
 
 export interface DeadLetterAudit {
   counts: Partial<Counts>;
@@ -22,7 +22,7 @@ export interface DeadLetterAudit {
 }
 
 /** Rows of the failure matrix that need the DLQ in this run. */
-const needsDlq = (w: WorkloadSpec, faults: FaultSpec[]): boolean => (w.schemaMismatch?.share ?? 0) > 0 || faults.some((f) => f.kind === "poison-pill");
+const needsDlq = (w: WorkloadSpec, faults: FaultSpec[]): boolean => (w.schemaMismatch?.share ?? 0) > 0 || faults.some((f) => f.kind === "poison-pill" || f.kind === "forged-signature");
 
 const dlqOf = (w: WorkloadSpec): string => w.topics.dlq ?? dlqTopicOf(w.topics.assessment);
 
@@ -43,13 +43,19 @@ export async function prepareDeadLetters(mesh: Mesh, w: WorkloadSpec, faults: Fa
  * After the drain, while the mesh is up: waits for the last dead-letter writes, reads the DLQ and the
  * assessment topic back whole, and checks the rows the run exercised.
  */
-export async function auditDeadLetters(mesh: Mesh, flow: ClearanceFlow, w: WorkloadSpec, faults: FaultSpec[], pills: PillLog): Promise<DeadLetterAudit | undefined> {
+export async function auditDeadLetters(
+  mesh: Mesh,
+  flow: ClearanceFlow,
+  w: WorkloadSpec,
+  faults: FaultSpec[],
+  logs: { pills: PillLog; forged: PillLog },
+): Promise<DeadLetterAudit | undefined> {
   if (!needsDlq(w, faults)) return undefined;
   const done = progress(`reading back ${dlqOf(w)} and ${w.topics.assessment}`);
   await flow.deadLetters.settled();
   // The region the writes went to first holds both topics (dead letters are not replicated across regions here).
   const region = mesh.region(flow.writeRegions[0]);
-  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), region.plan.bootstrap[LAB_CLASS] ?? "", { source: w.topics.assessment, dlq: dlqOf(w) });
+  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), { bootstrap: region.plan.bootstrap[LAB_CLASS] ?? "", tls: region.tls("lab") }, { source: w.topics.assessment, dlq: dlqOf(w) });
   const result: DeadLetterResult = { topic: dlqOf(w), records: evidence.dlq.length };
   const counts: Partial<Counts> = { dlq: evidence.dlq.length };
   if ((w.schemaMismatch?.share ?? 0) > 0) {
@@ -65,18 +71,28 @@ export async function auditDeadLetters(mesh: Mesh, flow: ClearanceFlow, w: Workl
     counts.dlqViolations = m.counts.missingFromDlq + m.counts.duplicatedInDlq;
     counts.mismatchesReachingConsumers = m.counts.reachedConsumers;
   }
-  if (faults.some((f) => f.kind === "poison-pill")) {
-    const p = checkPills({
-      pills: pills.pills,
-      failures: pills.failures,
+  const check = async (log: PillLog, reason: "undecodable" | "signature") =>
+    checkPills({
+      pills: log.pills,
+      failures: log.failures,
       dlq: evidence.dlq,
       sourceTopic: w.topics.assessment,
       engineEvents: readRecordEvents(flow.engineEventFiles),
       groupLagAtEnd: await settledLag(region, w.centrelink.groupId, w.topics.assessment),
+      reason,
     });
+  if (faults.some((f) => f.kind === "poison-pill")) {
+    const p = await check(logs.pills, "undecodable");
     result.poisonPills = p;
     counts.poisonPills = p.counts.injected;
     counts.pillsMissingFromDlq = p.counts.missingFromDlq;
+  }
+  // A forged event answered would also show as an unexpected response (its event id is in no ledger).
+  if (faults.some((f) => f.kind === "forged-signature")) {
+    const p = await check(logs.forged, "signature");
+    result.forgedSignatures = p;
+    counts.forged = p.counts.injected;
+    counts.forgedMissingFromDlq = p.counts.missingFromDlq;
   }
   done(`${evidence.dlq.length} dead letter(s), ${evidence.sourceTopic.length} record(s) on the source topic`);
   return { counts, result };

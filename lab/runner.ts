@@ -9,7 +9,7 @@ import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
-import { loadDriver } from "../generators/drivers/driver.ts";
+import { loadDriver, withTls } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
@@ -44,6 +44,8 @@ export interface RunOverrides {
   out?: string;
   driver?: string;
   consumers?: number;
+  /** Overrides the topology's `security` (the bench runs one scenario both ways). */
+  security?: "mtls" | "plaintext";
 }
 
 export interface ResolvedRun {
@@ -67,7 +69,8 @@ const COUNT_NAMES = [
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const base = typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
   // The scenario's broker settings go over the topology's (a disk scenario's retention check interval ...).
-  const topology = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
+  const configured = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
+  const topology = o.security ? { ...configured, security: o.security } : configured;
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };
@@ -128,6 +131,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let chaos: FaultSchedule | undefined;
   let deadLetters: DeadLetterAudit | undefined;
   const pills = new PillLog();
+  const forged = new PillLog();
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
   const ledgerFile = new LedgerStream(join(runDir, "ledger.ndjson"), scenario.ledgerGraceMs ? { graceMs: scenario.ledgerGraceMs, windowMs: scenario.ledgerGraceMs * 2 } : {});
   const releaser = setInterval(() => flow && ledgerFile.drain(flow.ledger, monotonicClock.nowUs()), 1_000);
@@ -171,7 +175,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
-      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills };
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills, forged, assessments: flow.foreignAssessments() };
       chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
         info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
       );
@@ -245,7 +249,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   }
   // The dead-letter rows are read back once every fault is healed (no pill still being written), mesh still up.
   if (failure === undefined && mesh && flow)
-    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, pills).catch((e: unknown) => {
+    deadLetters = await auditDeadLetters(mesh, flow, workload, faults, { pills, forged }).catch((e: unknown) => {
       failure = e;
       return undefined;
     });
@@ -355,7 +359,7 @@ async function startLagSampler(mesh: Mesh, w: WorkloadSpec, runDir: string, orig
   const kafkajs = await loadDriver("kafkajs");
   const targets = [];
   for (const r of mesh.regions) {
-    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}` });
+    const admin = await kafkajs.admin({ bootstrap: r.plan.bootstrap[LAB_CLASS] ?? "", clientId: `meshlab-lag-${r.plan.name}`, ...withTls(r.tls("lab")) });
     const at = mesh.regions.length > 1 ? `@${r.plan.name}` : "";
     // A region that is gone (a region failover) is not asked until it is back: there is nothing to learn, and its
     // requests would only time out.

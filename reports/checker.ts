@@ -28,6 +28,9 @@ export interface Counts {
   /** Poison-pill row (a `poison-pill` fault): pills written, and pills not found in the DLQ by their offset. */
   poisonPills?: number;
   pillsMissingFromDlq?: number;
+  /** Forged-signature row: forged events written, and those not in the DLQ with reason `signature`. */
+  forged?: number;
+  forgedMissingFromDlq?: number;
 }
 
 /** Evidence is capped so result.json stays readable; the counts are always exact. */

@@ -118,6 +118,8 @@ export interface DeadLetterResult {
   records: number;
   schemaMismatch?: MismatchCheck;
   poisonPills?: PillCheck;
+  /** The forged-signature row: the same check over forged events and the `signature` reason. */
+  forgedSignatures?: PillCheck;
 }
 
 /** One line of the dead-letter table in every report: the figure and the event ids behind it. */
@@ -162,6 +164,17 @@ export function deadLetterRows(d: DeadLetterResult | undefined): DeadLetterRow[]
       { row: "other undecodable dead letters", value: String(c.otherUndecodable), ids: [] },
     );
   }
+  const f = d.forgedSignatures;
+  if (f) {
+    const c = f.counts;
+    rows.push(
+      { row: "forged signatures: verdict", value: f.valid, ids: [] },
+      { row: "forged events written", value: String(c.injected), ids: f.failures },
+      { row: "forged events in the DLQ (reason signature)", value: `${c.inDlqOnce} once, ${c.duplicatedInDlq} more than once`, ids: f.pills.map((x) => `${x.shape} ${x.pillId} at ${x.at} -> DLQ ${x.dlqAt.join(", ") || "(missing)"}${x.error ? `: ${x.error}` : ""}`) },
+      { row: "forged events missing from the DLQ", value: String(c.missingFromDlq), ids: f.pills.filter((x) => !x.dlqAt.length).map((x) => `${x.pillId} at ${x.at}`) },
+      { row: "other signature dead letters", value: String(c.otherUndecodable), ids: [] },
+    );
+  }
   return rows;
 }
 
@@ -178,7 +191,7 @@ export interface PillCheck {
     missingFromDlq: number;
     /** Pill writes that failed (not on the topic, so nothing to dead-letter). */
     writeFailures: number;
-    /** Undecodable dead letters that are not pills of this run. */
+    /** Dead letters of the same reason that are not pills (or forged events) of this run. */
     otherUndecodable: number;
   };
   /** Whether the Centrelink group's committed offsets reached the end of every partition (so past every pill). */
@@ -208,9 +221,11 @@ export function checkPills(input: {
   sourceTopic: string;
   engineEvents: EngineRecordEvent[];
   groupLagAtEnd: number | null;
+  /** The DLQ reason the records must carry: `undecodable` for poison pills, `signature` for forged events. */
+  reason?: "undecodable" | "signature";
 }): PillCheck {
   const counts: PillCheck["counts"] = { injected: 0, inDlqOnce: 0, duplicatedInDlq: 0, missingFromDlq: 0, writeFailures: input.failures.length, otherUndecodable: 0 };
-  const undecodable = input.dlq.filter((d) => d.reason === "undecodable" && d.sourceTopic === input.sourceTopic);
+  const undecodable = input.dlq.filter((d) => d.reason === (input.reason ?? "undecodable") && d.sourceTopic === input.sourceTopic);
   const byCoord = new Map<string, DeadLetterRecord[]>();
   for (const d of undecodable) {
     const k = `${d.sourcePartition}@${d.sourceOffset}`;

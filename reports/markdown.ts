@@ -1,4 +1,5 @@
 import { deadLetterRows } from "./dead-letters.ts";
+import { securityOf } from "./result.ts";
 import { pctLabel, pctName, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "./analysis.ts";
 import type { Comparison, DeltaRow } from "./compare.ts";
 import { describeDrift } from "./drift.ts";
@@ -21,7 +22,7 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
   const out: string[] = [];
   out.push(`## ${icon} meshlab ${r.scenario}: ${run.partial ? "partial (runner did not finish)" : r.slo?.passed ? "SLO passed" : "SLO breached"}`);
   out.push("");
-  out.push(`${r.status}, started ${r.startedAt}, ${(r.durationMs / 1000).toFixed(1)} s; checker **${r.checker.valid}**. Full report: \`${reportFile}\`.`);
+  out.push(`${r.status}, started ${r.startedAt}, ${(r.durationMs / 1000).toFixed(1)} s; checker **${r.checker.valid}**; security: ${securityOf(r)}. Full report: \`${reportFile}\`.`);
   if (r.error) out.push("", `> error: ${r.error.component ? `${r.error.component}: ` : ""}${r.error.message}`);
   out.push("", "### SLO", "");
   out.push(

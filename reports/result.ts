@@ -12,6 +12,12 @@ import type { PhaseResult } from "./timeline.ts";
 
 export const RESULT_FORMAT = 1;
 
+/** How the run's mesh was secured, for every report's header (read from the resolved topology; older runs: plaintext). */
+export function securityOf(r: Pick<RunResult, "spec">): string {
+  const security = (r.spec as { topology?: { security?: string } } | undefined)?.topology?.security;
+  return security === "mtls" ? "mTLS (SPIRE SVIDs, ACLs by SPIFFE ID, signed events)" : "plaintext (no TLS, no ACLs, unsigned events)";
+}
+
 /**
  * The flat result file every report and comparison reads. Written at the end of a run, and also when it is
  * interrupted or fails (with `status` saying so), so what was measured is never lost.

@@ -1,5 +1,5 @@
 import { deadLetterRows } from "./dead-letters.ts";
-import type { RunResult } from "./result.ts";
+import { type RunResult, securityOf } from "./result.ts";
 
 const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
 
@@ -7,7 +7,7 @@ const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toF
 export function renderSummary(r: RunResult, resultFile: string): string {
   const lines: string[] = [];
   const c = r.counts;
-  lines.push(`scenario ${r.scenario}: ${r.status}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? ` (traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s)` : ""}`);
+  lines.push(`scenario ${r.scenario}: ${r.status}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? ` (traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s)` : ""}, ${securityOf(r)}`);
   lines.push(
     `  requests  intended ${c.intended}  sent ${c.sent}  acked ${c.acked}  completed ${c.completed}  lost ${c.lost}  duplicated ${c.duplicated}  business duplicates ${c.businessDuplicates ?? 0}  errors ${c.errors}  unexpected ${c.unexpected}${c.inFlight ? `  in flight ${c.inFlight}` : ""}`,
   );

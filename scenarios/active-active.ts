@@ -2,7 +2,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { checkOrder, type ReadRecord } from "../reports/order.ts";
 import { readToEnd } from "../topology/mirrormaker/checkpoints.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
-import { LAB_CLASS } from "../topology/plan.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 /**
@@ -26,7 +25,7 @@ async function activeActiveBody(ctx: ScenarioContext): Promise<void> {
   for (const source of flow.writeRegions) {
     const expected = new Set(entries.filter((e) => e.ackedIn === source).map((e) => e.eventId));
     const read = async (region: string, topic: string): Promise<ReadRecord[]> =>
-      (await readToEnd(mesh.region(region).bootstrap(LAB_CLASS), topic, 60_000)).map((r) => ({
+      (await readToEnd(mesh.region(region).lab(), topic, 60_000)).map((r) => ({
         partition: r.partition,
         offset: r.offset,
         key: r.key?.toString() ?? "",

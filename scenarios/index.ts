@@ -5,6 +5,7 @@ import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
+import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
@@ -23,6 +24,7 @@ export const scenarios: Record<string, Scenario> = {
   [poisonPill.name]: poisonPill,
   [deadLetters.name]: deadLetters,
   [clearanceProtobuf.name]: clearanceProtobuf,
+  [identityFaults.name]: identityFaults,
 };
 
 export function findScenario(name: string): Scenario {

@@ -10,7 +10,6 @@ import {
   readToEnd,
 } from "../topology/mirrormaker/checkpoints.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
-import { LAB_CLASS } from "../topology/plan.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 /** The failover timeline, in ms after the measured traffic starts. Data, so a variant is a copy with other numbers. */
@@ -37,7 +36,7 @@ async function failoverBody(ctx: ScenarioContext): Promise<void> {
   const secondary = mesh.region(t.secondary);
   const groups = [w.centrelink.groupId, w.ato.groupId];
   const topics = [w.topics.assessment, w.topics.clearance];
-  const secondaryLab = secondary.bootstrap(LAB_CLASS);
+  const secondaryLab = secondary.lab();
 
   await ctx.atMeasured(0);
   ctx.phase("before");
@@ -45,7 +44,7 @@ async function failoverBody(ctx: ScenarioContext): Promise<void> {
 
   // Where each group really stood, just before the region went: what the checkpoints will be measured against.
   const upstream = new Map<string, Map<string, number>>();
-  for (const g of groups) upstream.set(g, await committedOffsets(primary.bootstrap(LAB_CLASS), g, topics));
+  for (const g of groups) upstream.set(g, await committedOffsets(primary.lab(), g, topics));
 
   const killMs = ctx.mark("kill", { region: t.primary });
   ctx.state.killUs = performance.now() * 1000;

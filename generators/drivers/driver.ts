@@ -16,6 +16,15 @@ export interface ClientTls {
   ca: string;
 }
 
+/** Where a client connects: a bootstrap list and, on an mTLS mesh, its workload's SVID files. */
+export interface KafkaAccess {
+  bootstrap: string;
+  tls?: ClientTls | undefined;
+}
+
+/** `{ tls }` for a client's options, or nothing when the mesh runs plaintext. */
+export const withTls = (tls: ClientTls | undefined): { tls?: ClientTls } => (tls ? { tls } : {});
+
 /** librdkafka's settings for a client certificate. No hostname check: SVIDs name a SPIFFE ID, links are IPs. */
 export const tlsProps = (tls: ClientTls | undefined): ClientProps =>
   tls

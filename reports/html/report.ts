@@ -2,6 +2,7 @@ import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
+import { securityOf } from "../result.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
 
@@ -263,7 +264,7 @@ export function renderReport(run: RunData): string {
   const verdictCls = run.partial ? "warn" : r.slo?.passed ? "pass" : "fail";
   const sections: string[] = [];
   sections.push(
-    `<header><h1>${esc(r.scenario)} <span class="badge ${verdictCls}">${esc(verdict)}</span></h1><p>${esc(r.status)}, started ${esc(r.startedAt)}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? `, traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s` : ""}; checker: <b>${esc(r.checker.valid)}</b></p>${r.error ? `<p class="fail">error: ${esc(r.error.component ? `${r.error.component}: ` : "")}${esc(r.error.message)}</p>` : ""}</header>`,
+    `<header><h1>${esc(r.scenario)} <span class="badge ${verdictCls}">${esc(verdict)}</span></h1><p>${esc(r.status)}, started ${esc(r.startedAt)}, ${(r.durationMs / 1000).toFixed(1)} s${r.trafficStartMs !== null ? `, traffic from ${(r.trafficStartMs / 1000).toFixed(1)} s` : ""}; checker: <b>${esc(r.checker.valid)}</b>; security: ${esc(securityOf(r))}</p>${r.error ? `<p class="fail">error: ${esc(r.error.component ? `${r.error.component}: ` : "")}${esc(r.error.message)}</p>` : ""}</header>`,
   );
   sections.push("<section><h2>Percentile distribution</h2>");
   for (const m of Object.values(run.metrics))

@@ -64,6 +64,18 @@ describe("mm2.properties for the MirrorMaker that writes into one region", () =>
     expect(text.lastIndexOf("tasks.max")).toBeGreaterThan(text.indexOf("tasks.max = 2"));
   });
 
+  it("on an mTLS mesh gives both clusters the SVID, also under the client overrides MM2's connectors pass whole", () => {
+    const tls = { cert: "/s/svid.pem", key: "/s/svid_key.pem", ca: "/s/bundle.pem" };
+    expect(() => renderMirrorMakerProperties({ ...spec, security: "mtls" }, plan, "mel")).toThrow(/no SVID files/);
+    const p = props(renderMirrorMakerProperties({ ...spec, security: "mtls" }, plan, "mel", tls));
+    for (const cluster of ["syd", "mel"])
+      for (const client of ["", "producer.", "consumer.", "admin."]) {
+        expect(p[`${cluster}.${client}security.protocol`]).toBe("SSL");
+        expect(p[`${cluster}.${client}spiffe.svid.file`]).toBe(tls.cert);
+        expect(p[`${cluster}.${client}spiffe.bundle.file`]).toBe(tls.ca);
+      }
+  });
+
   it("replicates the registry journal only from the primary, and only with KafkaSQL storage", () => {
     expect(replicatedRegistry(spec)).toBe(true);
     expect(replicatedRegistry({ ...spec, registry: { ...spec.registry, storage: "mem" } })).toBe(false);

@@ -109,6 +109,19 @@ describe("checkPills", () => {
     expect(r.longestStallMs).toBeNull();
   });
 
+  it("for forged events counts only dead letters of reason signature: one dead-lettered as undecodable is missing", () => {
+    const signature = (p: number, o: string, at: string) =>
+      deadLetterOf({ partition: 0, offset: at, value: Buffer.alloc(0), headers: undecodableHeaders({ topic: TOPIC, partition: p, offset: o, error: "unsigned: no sig header", by: "c", reason: "signature" }) });
+    const forged = [
+      { pillId: "f1", shape: "unsigned", partition: 3, offset: "10" },
+      { pillId: "f2", shape: "tampered", partition: 5, offset: "4" },
+    ];
+    const r = checkPills({ pills: forged, failures: [], dlq: [signature(3, "10", "0"), letter(5, "4", "1")], sourceTopic: TOPIC, engineEvents: [], groupLagAtEnd: 0, reason: "signature" });
+    expect(r.valid).toBe("invalid");
+    expect(r.counts).toMatchObject({ injected: 2, inDlqOnce: 1, missingFromDlq: 1, otherUndecodable: 0 });
+    expect(r.pills[0]?.error).toBe("unsigned: no sig header");
+  });
+
   it("cannot decide without pills", () => {
     expect(checkPills({ pills: [], failures: [], dlq: [], sourceTopic: TOPIC, engineEvents: [], groupLagAtEnd: 0 }).valid).toBe("unknown");
   });

@@ -67,8 +67,9 @@ const lineStarting = (text: string, prefix: string): string => {
 describe("renderSummary", () => {
   const text = renderSummary(result(), "runs/x/result.json");
 
-  it("opens with the scenario, status, duration and when traffic started", () => {
-    expect(text.split("\n")[0]).toBe("scenario broker-crash: completed, 45.3 s (traffic from 12.3 s)");
+  it("opens with the scenario, status, duration, when traffic started and how the mesh was secured", () => {
+    expect(text.split("\n")[0]).toBe("scenario broker-crash: completed, 45.3 s (traffic from 12.3 s), plaintext (no TLS, no ACLs, unsigned events)");
+    expect(renderSummary(result({ spec: { topology: { security: "mtls" } } }), "r.json").split("\n")[0]).toMatch(/, mTLS \(SPIRE SVIDs, ACLs by SPIFFE ID, signed events\)$/);
   });
 
   it("shows every count", () => {
@@ -136,7 +137,7 @@ describe("renderSummary", () => {
       result({ status: "failed", trafficStartMs: null, error: { message: "did not start within 60 s", component: "kafka syd-1" } }),
       "r.json",
     );
-    expect(t.split("\n")[0]).toBe("scenario broker-crash: failed, 45.3 s");
+    expect(t.split("\n")[0]).toBe("scenario broker-crash: failed, 45.3 s, plaintext (no TLS, no ACLs, unsigned events)");
     expect(t).toContain("  error: kafka syd-1: did not start within 60 s");
   });
 

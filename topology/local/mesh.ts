@@ -4,7 +4,7 @@ import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
 import { progress } from "../../lab/log.ts";
 import { DisposableGroup, exitedError, type Supervisor, waitUntil } from "../../lab/proc.ts";
-import type { ClientTls } from "../../generators/drivers/driver.ts";
+import type { ClientTls, KafkaAccess } from "../../generators/drivers/driver.ts";
 import { createAcls } from "../kafka/acls.ts";
 import { installKafka, type KafkaInstall } from "../kafka/install.ts";
 import { KafkaNode } from "../kafka/node.ts";
@@ -31,6 +31,8 @@ export interface StartedRegion {
   bootstrap(klass: string): string;
   /** An admin client on the lab's direct listener; the caller closes it. */
   admin(): Promise<Admin>;
+  /** The lab's direct listener, with the lab's SVID files on an mTLS mesh. */
+  lab(): KafkaAccess;
   /** A workload's client certificate in this region (undefined when the mesh runs plaintext). */
   tls(workload: Workload): ClientTls | undefined;
   /** The region's SPIRE (server, agent, sidecars), when the mesh runs mTLS. */
@@ -111,15 +113,17 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
   const mirrorMakers: MirrorMakerProcess[] = [];
   let probe: ReplicationProbe | undefined;
   if (spec.replication) {
-    const mm2 = await installMirrorMaker();
+    const installed = await installMirrorMaker();
+    // MirrorMaker reaches mTLS brokers through the lab's SVID engine factory, so it needs the plug-in jar too.
+    const mm2 = spire ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
     const done = progress(`starting MirrorMaker 2 (${spec.replication.flows.map((f) => `${f.source}->${f.target}`).join(", ")})`);
     for (const target of new Set(spec.replication.flows.map((f) => f.target))) {
-      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor }));
+      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor, tls: clientTls(spire?.region(target).files("mirrormaker")) }));
       m.start();
       mirrorMakers.push(m);
     }
     // Not in the stack: its clients must close before the brokers go (see dispose below).
-    probe = new ReplicationProbe(plan, join(opts.runDir, "replication-lag.ndjson"));
+    probe = new ReplicationProbe(plan, join(opts.runDir, "replication-lag.ndjson"), (r) => clientTls(spire?.region(r).files("lab")));
     const p = probe;
     stack.use({ [Symbol.asyncDispose]: () => p[Symbol.asyncDispose]() });
     const lags = await probe.waitReady(180_000);
@@ -264,6 +268,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
       return b;
     },
     admin,
+    lab: () => ({ bootstrap: plan.bootstrap[LAB_CLASS] ?? "", tls: labTls }),
     tls,
     spire,
     ready: () => ready,

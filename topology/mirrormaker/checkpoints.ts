@@ -1,4 +1,9 @@
 import ckjs from "@confluentinc/kafka-javascript";
+import { type KafkaAccess, tlsProps } from "../../generators/drivers/driver.ts";
+
+/** A bootstrap list (plaintext mesh) or a bootstrap list with the lab's SVID files. */
+type Access = string | KafkaAccess;
+const accessOf = (a: Access): KafkaAccess => (typeof a === "string" ? { bootstrap: a } : a);
 
 /** One MM2 checkpoint: where a consumer group stood upstream, and the offset that corresponds to it downstream. */
 export interface Checkpoint {
@@ -109,9 +114,10 @@ type NativeConsumer = InstanceType<typeof ckjs.KafkaConsumer>;
  * A librdkafka consumer that never joins a group: it reads assigned partitions, and reads or commits a group's
  * offsets as a "simple consumer" (generation -1), which the broker accepts while the group has no members.
  */
-async function nativeConsumer(bootstrap: string, groupId: string): Promise<NativeConsumer> {
+async function nativeConsumer(at: Access, groupId: string): Promise<NativeConsumer> {
+  const { bootstrap, tls } = accessOf(at);
   const c = new ckjs.KafkaConsumer(
-    { "bootstrap.servers": bootstrap, "group.id": groupId, "enable.auto.commit": false, "enable.partition.eof": false, "client.id": "meshlab-lab" },
+    { ...tlsProps(tls), "bootstrap.servers": bootstrap, "group.id": groupId, "enable.auto.commit": false, "enable.partition.eof": false, "client.id": "meshlab-lab" },
     { "auto.offset.reset": "earliest" },
   );
   await new Promise<void>((resolve, reject) => c.connect({ timeout: 15_000 }, (err) => (err ? reject(err) : resolve())));
@@ -134,7 +140,7 @@ const watermarks = (c: NativeConsumer, topic: string, partition: number) =>
 
 /** Reads every record of a topic up to its current end (a bounded scan for the lab, not a consumer of the flow). */
 export async function readToEnd(
-  bootstrap: string,
+  bootstrap: Access,
   topic: string,
   timeoutMs = 30_000,
 ): Promise<{ partition: number; offset: number; key: Buffer | null; value: Buffer | null; headers: Record<string, string>; timestamp: number }[]> {
@@ -172,7 +178,7 @@ export async function readToEnd(
 }
 
 /** Every checkpoint MM2 has written into `target` for flows from `source`. */
-export async function readCheckpoints(targetBootstrap: string, source: string): Promise<Checkpoint[]> {
+export async function readCheckpoints(targetBootstrap: Access, source: string): Promise<Checkpoint[]> {
   const records = await readToEnd(targetBootstrap, `${source}.checkpoints.internal`);
   return records.filter((r) => r.key && r.value).map((r) => decodeCheckpoint(r.key as Buffer, r.value as Buffer, r.timestamp));
 }
@@ -182,7 +188,7 @@ export async function readCheckpoints(targetBootstrap: string, source: string): 
  * lab's answer to `RemoteClusterUtils.translateOffsets` (it reads the same checkpoints topic, without a JVM).
  * The group must have no active members in the target.
  */
-export async function commitTranslatedOffsets(targetBootstrap: string, group: string, checkpoints: Checkpoint[]): Promise<void> {
+export async function commitTranslatedOffsets(targetBootstrap: Access, group: string, checkpoints: Checkpoint[]): Promise<void> {
   const latest = latestCheckpoints(checkpoints, group);
   if (!latest.length) return;
   const c = await nativeConsumer(targetBootstrap, group);
@@ -194,7 +200,7 @@ export async function commitTranslatedOffsets(targetBootstrap: string, group: st
 }
 
 /** A group's committed offsets in a region, as `topic:partition` -> offset (partitions without a commit left out). */
-export async function committedOffsets(bootstrap: string, group: string, topics: string[]): Promise<Map<string, number>> {
+export async function committedOffsets(bootstrap: Access, group: string, topics: string[]): Promise<Map<string, number>> {
   const c = await nativeConsumer(bootstrap, group);
   try {
     const toppars: { topic: string; partition: number }[] = [];

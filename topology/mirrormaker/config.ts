@@ -1,3 +1,5 @@
+import type { ClientTls } from "../../generators/drivers/driver.ts";
+import { javaClientTls } from "../kafka/tools.ts";
 import { LAB_CLASS, MIRROR_CLASS, type MeshPlan } from "../plan.ts";
 import { brokersOf, type ReplicationFlow, type TopologySpec } from "../spec.ts";
 
@@ -33,7 +35,18 @@ export const replicatedRegistry = (spec: TopologySpec): boolean =>
  * started with `--clusters <target>`, so losing one region stops only the flows into it). MM2 reaches remote
  * regions through their `replication` links (proxied, so faults apply) and its own region directly.
  */
-export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, target: string): string {
+/**
+ * A cluster's TLS settings for MM2. The connectors keep only the client settings Kafka knows from `<cluster>.`
+ * (`spiffe.*` would be dropped and the engine factory fail to configure), but pass `<cluster>.producer.`,
+ * `.consumer.` and `.admin.` overrides through whole, so the SVID files go under those too.
+ */
+function mirrorTls(cluster: string, tls: ClientTls | undefined): [string, string][] {
+  const props = Object.entries(javaClientTls(tls));
+  return ["", "producer.", "consumer.", "admin."].flatMap((client) => props.map(([k, v]): [string, string] => [`${cluster}.${client}${k}`, v]));
+}
+
+export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, target: string, tls?: ClientTls): string {
+  if (spec.security === "mtls" && !tls) throw new Error(`renderMirrorMakerProperties: MirrorMaker into ${target} has no SVID files, but the mesh runs mTLS`);
   const rep = spec.replication;
   if (!rep) throw new Error("renderMirrorMakerProperties: the topology has no replication");
   const flows = rep.flows.filter((f) => f.target === target);
@@ -48,6 +61,8 @@ export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, 
     ["clusters", regions.map((r) => r.name).join(", ")],
     ...regions.map((r): [string, string] => [`${r.name}.bootstrap.servers`, r.bootstrap[r.name === target ? LAB_CLASS : MIRROR_CLASS] ?? ""]),
     ["replication.policy.class", "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"],
+    // On mTLS both sides are reached with MirrorMaker's own SVID (one trust domain across regions).
+    ...regions.flatMap((r) => mirrorTls(r.name, tls)),
   ];
   for (const src of regions.filter((r) => r.name !== target)) {
     const flow = flows.find((f) => f.source === src.name);
@@ -75,7 +90,7 @@ export function renderMirrorMakerProperties(spec: TopologySpec, plan: MeshPlan, 
     ["sync.group.offsets.enabled", String(rep.syncGroupOffsets)],
     ["sync.group.offsets.interval.seconds", s],
     ["offset.lag.max", rep.offsetLagMax],
-    // No authorizer runs in the lab; MM2 would log an ACL-describe failure per refresh.
+    // Topic ACLs are the spec's, derived per region (topology/spire/identity.ts); MM2 does not copy them.
     ["sync.topic.acls.enabled", "false"],
     ["offset.flush.interval.ms", 1000],
   );

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ClientTls } from "../../generators/drivers/driver.ts";
 import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
 import type { MeshPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
@@ -20,7 +21,7 @@ export class MirrorMakerProcess implements AsyncDisposable {
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Supervisor }) {
+  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Supervisor; tls?: ClientTls | undefined }) {
     this.target = opts.target;
     this.#install = opts.install;
     this.#supervisor = opts.supervisor;
@@ -28,7 +29,7 @@ export class MirrorMakerProcess implements AsyncDisposable {
     mkdirSync(opts.dir, { recursive: true });
     this.propertiesFile = join(opts.dir, "mm2.properties");
     this.logFile = join(opts.dir, "mirrormaker.log");
-    writeFileSync(this.propertiesFile, renderMirrorMakerProperties(opts.spec, opts.plan, opts.target));
+    writeFileSync(this.propertiesFile, renderMirrorMakerProperties(opts.spec, opts.plan, opts.target, opts.tls));
   }
 
   get process(): ProcessHandle | undefined {

@@ -1,6 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Consumer, loadDriver, type Producer } from "../../generators/drivers/driver.ts";
+import { type ClientTls, type Consumer, loadDriver, type Producer, withTls } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
 import { LAB_CLASS, type MeshPlan } from "../plan.ts";
 import type { ReplicationFlow } from "../spec.ts";
@@ -32,8 +32,11 @@ export class ReplicationProbe implements AsyncDisposable {
   #seq = 0;
   #closed = false;
 
-  constructor(plan: MeshPlan, file?: string) {
+  readonly #tls: (region: string) => ClientTls | undefined;
+
+  constructor(plan: MeshPlan, file?: string, tls: (region: string) => ClientTls | undefined = () => undefined) {
     this.#plan = plan;
+    this.#tls = tls;
     this.#flows = plan.spec.replication?.flows ?? [];
     this.#file = file;
   }
@@ -47,7 +50,7 @@ export class ReplicationProbe implements AsyncDisposable {
     const driver = await loadDriver("confluent");
     const lab = (region: string) => this.#plan.regions.find((r) => r.name === region)?.bootstrap[LAB_CLASS] ?? "";
     for (const source of new Set(this.#flows.map((f) => f.source)))
-      this.#producers.set(source, await driver.producer({ bootstrap: lab(source), clientId: `meshlab-probe-${source}`, props: { "linger.ms": 0, "message.timeout.ms": 2000 } }));
+      this.#producers.set(source, await driver.producer({ bootstrap: lab(source), clientId: `meshlab-probe-${source}`, props: { "linger.ms": 0, "message.timeout.ms": 2000 }, ...withTls(this.#tls(source)) }));
     for (const target of new Set(this.#flows.map((f) => f.target))) {
       const topics = this.#flows.filter((f) => f.target === target).map((f) => remoteTopic(f.source, PROBE_TOPIC));
       const c = await driver.consumer({
@@ -56,6 +59,7 @@ export class ReplicationProbe implements AsyncDisposable {
         groupId: `meshlab-probe-${target}-${process.pid}-${Date.now()}`,
         topics,
         props: { "topic.metadata.refresh.interval.ms": 1000 },
+        ...withTls(this.#tls(target)),
       });
       await c.run(async (r) => {
         const m = JSON.parse(r.value?.toString() ?? "{}") as { flow?: string; sentAtMs?: number };

@@ -84,6 +84,8 @@ export class StartedRegistry implements AsyncDisposable {
             APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: opts.bootstrap,
             APICURIO_KAFKASQL_TOPIC: opts.journalTopic ?? "meshlab-registry-journal",
             APICURIO_KAFKASQL_SNAPSHOTS_TOPIC: "meshlab-registry-snapshots",
+            // Under the registry's own prefix, so its ACLs (topology/spire/identity.ts) cover every topic it makes.
+            APICURIO_EVENTS_KAFKA_TOPIC: "meshlab-registry-events",
             // Start-up polls the journal and snapshot topics to the end; 5 s per empty poll is most of its boot.
             APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: "500",
           }

@@ -72,7 +72,8 @@ export function defaultIdentities(): IdentitySpec[] {
     id("ato-tax-engine", "/ato/tax-engine", { consume: [CLEARANCES, `*.${CLEARANCES}`], groups: ["ato-tax-engine*"] }),
     id("centrelink-engine", "/centrelink/clearance-engine", {
       consume: [ASSESSMENTS, `*.${ASSESSMENTS}`],
-      produce: [CLEARANCES, `${CLEARANCES}.*`],
+      // Its clearances, and the dead letters of what it could not decode or verify (generators/dlq.ts).
+      produce: [CLEARANCES, `${CLEARANCES}.*`, `${ASSESSMENTS}.dlq`],
       groups: ["centrelink-clearance-engine*"],
     }),
     id("mirrormaker", "/kafka/mirrormaker", {
@@ -82,10 +83,12 @@ export function defaultIdentities(): IdentitySpec[] {
       groups: ["*"],
       cluster: ["DESCRIBE", "DESCRIBE_CONFIGS", "CREATE"],
     }),
+    // Apicurio's KafkaSQL storage: its journal and snapshot topics, and the journal replicated from the primary
+    // (which a secondary also writes: KafkaSQL puts a bootstrap marker on its journal at start to know it caught up).
     id("registry", "/registry/apicurio", {
-      consume: ["meshlab-registry-journal", "*.meshlab-registry-journal"],
-      produce: ["meshlab-registry-journal"],
-      manage: ["meshlab-registry-journal", "*.meshlab-registry-journal"],
+      consume: ["meshlab-registry-*", "*.meshlab-registry-journal"],
+      produce: ["meshlab-registry-*", "*.meshlab-registry-journal"],
+      manage: ["meshlab-registry-*", "*.meshlab-registry-journal"],
       groups: ["*"],
       cluster: ["DESCRIBE"],
     }),
@@ -140,7 +143,8 @@ export function resolveIdentity(
     if (ctx.explicit)
     for (const field of ["produce", "consume", "manage"] as const)
       id.grants[field].forEach((t, ti) => {
-        const base = t.startsWith("*.") ? t.slice(2) : t;
+        // `*.name` is a topic's copy from every region, `name.dlq` its dead-letter topic (the lab creates it).
+        const base = (t.startsWith("*.") ? t.slice(2) : t).replace(/\.dlq$/, "");
         if (base.includes("*") || ctx.topics.includes(base)) return;
         problems.push(`${at}.identities[${i}].grants.${field}[${ti}]: no topic "${t}" in the topology; the topics are ${ctx.topics.join(", ")} (or use a prefix with *)`);
       });

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,7 +33,7 @@ export function ensureUsers(names: string[]): Record<string, UnixUser> {
     throw new InfraError({ component: "spire", message: "the identity plane creates a Unix user per workload and needs root", hint: 'run as root, or set "security": "plaintext" in the topology spec' });
   const out: Record<string, UnixUser> = {};
   for (const name of names) {
-    const id = (flag: string) => Number(execFileSync("id", [flag, name], { encoding: "utf8" }).trim());
+    const id = (flag: string) => Number(execFileSync("id", [flag, name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
     try {
       id("-u");
     } catch {
@@ -58,11 +58,16 @@ export async function makeRootCa(dir: string, trustDomain: string): Promise<{ ce
   return { cert, key };
 }
 
-/** Unix socket paths are limited to 107 bytes: deep run directories get their sockets under /tmp. */
-function socketDir(runDir: string, region: string): string {
-  const inRun = join(runDir, "spire", region, "sockets");
-  if (inRun.length + 20 < 100) return inRun;
-  return join(tmpdir(), `meshlab-spire-${process.pid}-${region}`);
+/**
+ * Sockets and SVID files live outside the run directory, in a per-run directory under /tmp that every workload
+ * user can traverse: a run directory may sit under a home only root can enter, and Unix socket paths are limited
+ * to 107 bytes. Removed with the region; logs and configs stay in the run directory.
+ */
+function secretsDir(region: string): string {
+  const dir = join(tmpdir(), `meshlab-spire-${process.pid}-${region}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  return dir;
 }
 
 type SpireRegionCtx = { plane: IdentityPlane; install: SpireInstall; supervisor: Supervisor; root: { cert: string; key: string }; users: Record<string, UnixUser> };
@@ -72,6 +77,8 @@ export class SpireRegion implements AsyncDisposable {
   readonly name: string;
   readonly dir: string;
   readonly sockets: string;
+  /** Per-run directory of the sockets and SVID files (see `secretsDir`). */
+  readonly secrets: string;
   server!: ProcessHandle;
   agent!: ProcessHandle;
   readonly helpers = new Map<Workload, ProcessHandle>();
@@ -82,25 +89,27 @@ export class SpireRegion implements AsyncDisposable {
   constructor(name: string, dir: string, ctx: SpireRegionCtx) {
     this.name = name;
     this.dir = dir;
-    this.sockets = socketDir(join(dir, "..", ".."), name);
+    this.secrets = secretsDir(name);
+    this.sockets = join(this.secrets, "sockets");
     this.#ctx = ctx;
   }
 
   get serverSocket(): string {
     return join(this.sockets, "server.sock");
   }
+  /** The Workload API; the agent wants its admin socket outside this socket's directory. */
   get agentSocket(): string {
-    return join(this.sockets, "agent.sock");
+    return join(this.sockets, "workload", "agent.sock");
   }
 
   files(workload: Workload): SvidFiles {
-    const dir = join(this.dir, "svid", workload);
+    const dir = join(this.secrets, "svid", workload);
     return { dir, svid: join(dir, SVID_FILES.svid), key: join(dir, SVID_FILES.key), bundle: join(dir, SVID_FILES.bundle) };
   }
 
   async start(): Promise<void> {
     [this.#port, this.#healthPort] = await freePorts(2) as [number, number];
-    mkdirSync(this.sockets, { recursive: true });
+    for (const d of ["workload", "admin"]) mkdirSync(join(this.sockets, d), { recursive: true });
     this.startServer();
     await this.#serverHealthy();
     await this.#createEntries();
@@ -128,7 +137,7 @@ export class SpireRegion implements AsyncDisposable {
     const dir = join(this.dir, "agent");
     mkdirSync(join(dir, "data"), { recursive: true });
     const conf = join(dir, "agent.conf");
-    writeFileSync(conf, renderAgentConf({ trustDomain: this.#ctx.plane.trustDomain, serverPort: this.#port, dataDir: join(dir, "data"), socketPath: this.agentSocket, adminSocketPath: join(this.sockets, "agent-admin.sock"), trustBundle: this.#ctx.root.cert }));
+    writeFileSync(conf, renderAgentConf({ trustDomain: this.#ctx.plane.trustDomain, serverPort: this.#port, dataDir: join(dir, "data"), socketPath: this.agentSocket, adminSocketPath: join(this.sockets, "admin", "agent.sock"), trustBundle: this.#ctx.root.cert }));
     const argv = [this.#ctx.install.agent, "run", "-config", conf, ...(token ? ["-joinToken", token] : [])];
     this.agent = this.#ctx.supervisor.spawn(`spire-agent ${this.name}`, argv, { logFile: join(dir, "agent.log"), cwd: dir, stopGraceMs: 3_000 });
     return this.agent;
@@ -141,19 +150,29 @@ export class SpireRegion implements AsyncDisposable {
     const id = this.#ctx.plane.identities.find((i) => i.workload === workload);
     const user = id && this.#ctx.users[id.user];
     if (!user) throw new Error(`no identity or user for ${workload}`);
-    const f = this.files(workload);
-    mkdirSync(f.dir, { recursive: true });
-    chownSync(f.dir, user.uid, user.gid);
-    const conf = join(f.dir, "..", `${workload}.helper.conf`);
-    writeFileSync(conf, renderHelperConf({ agentSocket: this.agentSocket, certDir: f.dir }));
-    const h = this.#ctx.supervisor.spawn(`spiffe-helper ${this.name}/${workload}`, [this.#ctx.install.helper, "-config", conf], {
-      logFile: join(f.dir, "..", `${workload}.helper.log`),
-      cwd: f.dir,
+    const h = this.startSidecar(workload, user, this.files(workload).dir);
+    this.helpers.set(workload, h);
+    return h;
+  }
+
+  /**
+   * A spiffe-helper as `user`, writing whatever SVID the agent issues that user into `dir`. For a workload's own
+   * sidecar (above), and for a process the agent must refuse (a user no entry names: attestation fails).
+   */
+  startSidecar(name: string, user: UnixUser, dir: string): ProcessHandle {
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, user.uid, user.gid);
+    const logs = join(this.dir, "helpers");
+    mkdirSync(logs, { recursive: true });
+    // The helper reads its config as its own user: next to its SVID directory, not in a run dir it may not enter.
+    const conf = join(dir, "..", `${name}.helper.conf`);
+    writeFileSync(conf, renderHelperConf({ agentSocket: this.agentSocket, certDir: dir }));
+    return this.#ctx.supervisor.spawn(`spiffe-helper ${this.name}/${name}`, [this.#ctx.install.helper, "-config", conf], {
+      logFile: join(logs, `${name}.helper.log`),
+      cwd: dir,
       stopGraceMs: 1_000,
       user,
     });
-    this.helpers.set(workload, h);
-    return h;
   }
 
   async #cli(what: string, args: string[]): Promise<string> {
@@ -201,14 +220,14 @@ export class SpireRegion implements AsyncDisposable {
     await waitUntil(`SVIDs of every workload in ${this.name}`, async () => (missing().length ? undefined : true), {
       timeoutMs: 45_000,
       intervalMs: 250,
-      hint: `still without an SVID: ${missing().map((i) => i.workload).join(", ")}; read ${join(this.dir, "svid")}/*.helper.log and the agent log`,
+      hint: `still without an SVID: ${missing().map((i) => i.workload).join(", ")}; read ${join(this.dir, "helpers")}/*.helper.log and the agent log`,
     });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.allSettled([...this.helpers.values()].map((h) => h.stop()));
     await Promise.allSettled([this.agent?.stop(), this.server?.stop()]);
-    if (!this.sockets.startsWith(this.dir)) rmSync(this.sockets, { recursive: true, force: true });
+    rmSync(this.secrets, { recursive: true, force: true });
   }
 }
 

@@ -58,10 +58,27 @@ public final class SvidSslEngineFactory implements SslEngineFactory {
     svidFile = Path.of(required(configs, "spiffe.svid.file"));
     keyFile = Path.of(required(configs, "spiffe.key.file"));
     bundleFile = Path.of(required(configs, "spiffe.bundle.file"));
-    try {
-      current = load(stamp());
-    } catch (IOException | GeneralSecurityException e) {
-      throw new KafkaException("cannot load the SVID from " + svidFile + ": " + e.getMessage(), e);
+    current = loadWaiting();
+  }
+
+  /**
+   * The first load, retried for a few seconds: spiffe-helper may be half-way through rewriting the files (a key
+   * that does not match its certificate yet) when a client or listener is configured.
+   */
+  private Loaded loadWaiting() {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (true) {
+      try {
+        return load(stamp());
+      } catch (IOException | GeneralSecurityException | RuntimeException e) {
+        if (System.nanoTime() > deadline) throw new KafkaException("cannot load the SVID from " + svidFile + ": " + e.getMessage(), e);
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KafkaException("interrupted while loading the SVID from " + svidFile, e);
+      }
     }
   }
 
