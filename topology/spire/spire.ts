@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -64,11 +64,36 @@ export async function makeRootCa(dir: string, trustDomain: string): Promise<{ ce
  * to 107 bytes. Removed with the region; logs and configs stay in the run directory.
  */
 function secretsDir(region: string): string {
+  removeStaleSecrets();
   const dir = join(tmpdir(), `meshlab-spire-${process.pid}-${region}`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
   return dir;
 }
+
+/**
+ * Removes the secrets directories of runners that no longer exist (one killed with SIGKILL cannot clean up): SVID
+ * keys must not outlive their run. A directory whose pid is alive belongs to a run still going and is left alone.
+ */
+export function removeStaleSecrets(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = Number(/^meshlab-spire-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pidAlive(pid)) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
 
 type SpireRegionCtx = { plane: IdentityPlane; install: SpireInstall; supervisor: Supervisor; root: { cert: string; key: string }; users: Record<string, UnixUser> };
 
