@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type ClientTls, type KafkaDriver, loadDriver, withTls } from "../generators/drivers/driver.ts";
 import { FileSigner, type SigningKey, signEvent, signingKeyOf } from "../generators/signing.ts";
 import { PILL_HEADER, pacedRecords, type PillLog } from "./poison.ts";
+import type { AssessmentSource } from "./injectors.ts";
 import type { Injection } from "./schedule.ts";
 
 /**
@@ -67,22 +68,22 @@ export async function injectForgedEvents(opts: {
   tls: ClientTls;
   ato: ClientTls;
   impostor: ClientTls;
-  topic: string;
+  /** Where the forged assessments come from, and the topic they go to. */
+  assessments: AssessmentSource;
   count: number;
   durationMs: number;
   log: PillLog;
-  /** Encoded assessments outside the run's stream (n-th of them). */
-  assessment: (n: number) => Promise<{ key: string; value: Buffer }>;
   driver?: KafkaDriver;
 }): Promise<Injection> {
+  const topic = opts.assessments.topic;
   const ato = new FileSigner(opts.ato).current();
   const keys: ForgeryKeys = { ato, impostor: new FileSigner(opts.impostor).current(), selfSigned: selfSignedKey(ato.spiffeId) };
   const driver = opts.driver ?? (await loadDriver("kafkajs"));
   const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: "meshlab-forger", ...withTls(opts.tls) });
-  return pacedRecords({ ...opts, producer, what: "forged event" }, async (n) => {
+  return pacedRecords({ ...opts, topic, producer, what: "forged event" }, async (n) => {
     const shape = FORGERY_SHAPES[n % FORGERY_SHAPES.length] as ForgeryShape;
     const pillId = randomUUID();
-    const [a, b] = [await opts.assessment(2 * n), await opts.assessment(2 * n + 1)];
-    return { shape, pillId, key: a.key, value: a.value, headers: { "event-id": pillId, [PILL_HEADER]: pillId, ...forgedHeaders(shape, keys, opts.topic, pillId, a.value, b.value) } };
+    const [a, b] = [await opts.assessments.next(), await opts.assessments.next()];
+    return { shape, pillId, key: a.key, value: a.value, headers: { "event-id": pillId, [PILL_HEADER]: pillId, ...forgedHeaders(shape, keys, topic, pillId, a.value, b.value) } };
   });
 }

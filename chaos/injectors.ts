@@ -40,9 +40,16 @@ export interface ChaosContext {
   seed: number;
   /** Where poison-pill faults record the pills they wrote (the run's dead-letter audit reads it). */
   pills?: PillLog;
-  /** Where forged-signature faults record what they wrote, and the encoded assessments they forge. */
+  /** Where forged-signature faults record what they wrote. */
   forged?: PillLog;
-  assessments?: { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> };
+  /** Encoded assessments outside the run's stream, for faults that write events nobody asked for. */
+  assessments?: AssessmentSource;
+}
+
+/** Well-formed, encoded assessments nobody asked for, and the topic they belong on. */
+export interface AssessmentSource {
+  topic: string;
+  next(): Promise<{ key: string; value: Buffer }>;
 }
 
 class Toxics {
@@ -374,8 +381,7 @@ function rogueWorkload(ctx: ChaosContext, region: StartedRegion | undefined, f: 
   const tls = region?.tls(f.identity);
   if (!region || !tls) throw new Error("rogue-workload: the mesh has no identities (security plaintext); run it with --security mtls");
   if (!ctx.assessments) throw new Error("rogue-workload: no clearance flow to take assessments from");
-  const assessments = ctx.assessments;
-  return injectRogueWorkload({ bootstrap: region.bootstrap("ato"), tls, identity: f.identity, topic: assessments.topic, count: f.count, durationMs: f.duration, assessment: (n) => assessments.encode(n) });
+  return injectRogueWorkload({ bootstrap: region.bootstrap("ato"), tls, identity: f.identity, assessments: ctx.assessments, count: f.count, durationMs: f.duration });
 }
 
 /** Forged assessments through the region's lab listener; only an mTLS mesh has signatures to forge. */
@@ -383,7 +389,7 @@ function forgedSignature(ctx: ChaosContext, region: StartedRegion | undefined, f
   const [lab, ato, impostor] = [region?.tls("lab"), region?.tls("ato-tax-service"), region?.tls("centrelink-engine")];
   if (!region || !lab || !ato || !impostor) throw new Error("forged-signature: the mesh has no signed events (security plaintext); run it with --security mtls");
   if (!ctx.assessments) throw new Error("forged-signature: no clearance flow to forge assessments of");
-  return injectForgedEvents({ bootstrap: region.bootstrap(LAB_CLASS), tls: lab, ato, impostor, topic: ctx.assessments.topic, count: f.count, durationMs: f.duration, log: ctx.forged ?? new PillLog(), assessment: (n) => ctx.assessments?.encode(n) ?? Promise.reject(new Error("no flow")) });
+  return injectForgedEvents({ bootstrap: region.bootstrap(LAB_CLASS), tls: lab, ato, impostor, assessments: ctx.assessments, count: f.count, durationMs: f.duration, log: ctx.forged ?? new PillLog() });
 }
 
 /** Members join and leave on a schedule: every `everyMs`, `instances` extra members join, and at the next tick leave. */

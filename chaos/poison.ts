@@ -133,7 +133,7 @@ export function pacedRecords(
       hurry.abort();
       await writing;
       await opts.producer.close().catch(() => {});
-      return { written: mine.length, [`${opts.what}s`]: mine.map((p) => `${p.shape} at ${p.partition}@${p.offset}`) };
+      return { written: mine.length, records: mine.map((p) => `${p.shape} at ${p.partition}@${p.offset}`) };
     },
   };
 }

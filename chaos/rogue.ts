@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type ClientTls, loadDriver } from "../generators/drivers/driver.ts";
 import { PILL_HEADER, PillLog, pacedRecords } from "./poison.ts";
+import type { AssessmentSource } from "./injectors.ts";
 import type { Injection } from "./schedule.ts";
 
 /**
@@ -14,33 +15,34 @@ export async function injectRogueWorkload(opts: {
   /** The stolen SVID. */
   tls: ClientTls;
   identity: string;
-  topic: string;
+  /** Where the assessments come from, and the topic the rogue tries to write. */
+  assessments: AssessmentSource;
   count: number;
   durationMs: number;
-  assessment: (n: number) => Promise<{ key: string; value: Buffer }>;
 }): Promise<Injection> {
+  const topic = opts.assessments.topic;
   const driver = await loadDriver("confluent");
   // Not idempotent: each denied send then fails on its own with the topic's authorization error.
   const producer = await driver.producer({ bootstrap: opts.bootstrap, clientId: `meshlab-rogue-${opts.identity}`, props: { "enable.idempotence": false, acks: "all", "message.timeout.ms": 5_000 }, tls: opts.tls });
   const log = new PillLog();
-  const inner = pacedRecords({ producer, topic: opts.topic, count: opts.count, durationMs: opts.durationMs, log, what: "rogue write" }, async (n) => {
+  const inner = pacedRecords({ producer, topic, count: opts.count, durationMs: opts.durationMs, log, what: "rogue write" }, async () => {
     const id = randomUUID();
-    const a = await opts.assessment(n);
+    const a = await opts.assessments.next();
     return { shape: opts.identity, pillId: id, key: a.key, value: a.value, headers: { "event-id": id, [PILL_HEADER]: id } };
   });
   return {
-    target: `${opts.topic} as ${opts.identity} (${opts.count} attempt(s))`,
-    details: { identity: opts.identity, topic: opts.topic, count: opts.count },
+    target: `${topic} as ${opts.identity} (${opts.count} attempt(s))`,
+    details: { identity: opts.identity, topic, count: opts.count },
     heal: async () => {
       await inner.heal();
-      const denied = log.failures.filter((f) => /authori[sz]ation/i.test(f)).length;
+      const other = log.failures.filter((f) => !/authori[sz]ation/i.test(f));
       return {
         attempts: log.pills.length + log.failures.length,
-        denied,
+        denied: log.failures.length - other.length,
         accepted: log.pills.length,
-        otherFailures: log.failures.length - denied,
+        otherFailures: other.length,
         acceptedAt: log.pills.map((p) => `${p.partition}@${p.offset}`),
-        ...(log.failures.length > denied ? { firstOtherFailure: log.failures.find((f) => !/authori[sz]ation/i.test(f)) } : {}),
+        ...(other.length ? { firstOtherFailure: other[0] } : {}),
       };
     },
   };

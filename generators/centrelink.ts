@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { Codec } from "./codec.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
-import { FileSigner, SignatureError, Verifier } from "./signing.ts";
+import { FileSigner, Verifier } from "./signing.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
 import { type ClientProps, type ClientTls, type ConsumedRecord, type DriverName, loadDriver, withTls } from "./drivers/driver.ts";
 
@@ -123,7 +123,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       } catch (e) {
         stats.unverified++;
         if (delivered) await dedupe.release(delivered, cfg.instance).catch(() => {}); // the genuine event may still come
-        const d = await deadLetters.route(r, e, e instanceof SignatureError ? "signature" : "undecodable");
+        const d = await deadLetters.route(r, e, "signature");
         history({ type: "dead-lettered", p: r.partition, o: Number(r.offset), dlq: `${d.partition}@${d.offset}`, reason: "signature" });
         emit("signature-refused", { partition: r.partition, offset: r.offset, eventId: delivered, error: (e as Error).message, dlq: d });
         return;

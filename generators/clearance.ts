@@ -8,7 +8,7 @@ import type { LatencyRecorder } from "../reports/hdr.ts";
 import type { Mesh, StartedRegion } from "../topology/local/mesh.ts";
 import { remoteTopic } from "../topology/mirrormaker/config.ts";
 import { spiffeId } from "../topology/spire/identity.ts";
-import type { ConsumerControl } from "../chaos/injectors.ts";
+import type { AssessmentSource, ConsumerControl } from "../chaos/injectors.ts";
 import type { EngineConfig } from "./centrelink.ts";
 import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
@@ -272,6 +272,7 @@ export class ClearanceFlow implements AsyncDisposable {
     if (site.taxEngine) throw new Error(`the ATO tax engine of ${region} is already running`);
     const driver = this.#driver ?? (await loadDriver(this.#w.driver));
     const codec = new Codec(site.region.registry.ccompatUrl);
+    const tls = site.region.tls("ato-tax-engine");
     const c = await driver.consumer({
       bootstrap: site.region.bootstrap("ato"),
       clientId: `ato-tax-engine-${region}`,
@@ -279,10 +280,9 @@ export class ClearanceFlow implements AsyncDisposable {
       topics,
       props: this.#w.ato.consumer,
       concurrency: 12,
-      ...withTls(site.region.tls("ato-tax-engine")),
+      ...withTls(tls),
     });
     site.taxEngine = c;
-    const tls = site.region.tls("ato-tax-engine");
     const engines = this.#mesh.spire ? spiffeId(this.#mesh.spire.plane, "centrelink-engine") : undefined;
     const verifier = tls ? Verifier.fromFile(tls.ca, (t) => (t === this.#w.topics.clearance ? engines : undefined)) : undefined;
     await c.run(async (r) => {
@@ -392,13 +392,13 @@ export class ClearanceFlow implements AsyncDisposable {
    * Encoded assessments outside the run's stream (their own seeded factory, never in the ledger), for faults that
    * write well-formed events nobody asked for (chaos/forged.ts).
    */
-  foreignAssessments(): { topic: string; encode(n: number): Promise<{ key: string; value: Buffer }> } {
+  foreignAssessments(): AssessmentSource {
     const w = this.#w;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
     const factory = new AssessmentFactory(w.seed + 7_919, population(w.seed, w.population));
     return {
       topic: w.topics.assessment,
-      encode: async () => {
+      next: async () => {
         const a = factory.next(Date.now());
         return { key: a.tfn, value: await codec.encode(this.#assessmentSchemaId, a) };
       },
@@ -462,14 +462,18 @@ export class ClearanceFlow implements AsyncDisposable {
    * refuse it, and then it goes to the DLQ; should it accept it, it is sent like any other, and the checker,
    * finding it on the assessment topic, says so.
    */
+  /** An assessment's headers with the ATO tax service's signature added (mTLS meshes; unchanged on plaintext). */
+  #signed(site: Site, eventId: string, value: Buffer, headers: Record<string, string>): Record<string, string> {
+    return site.signer ? { ...headers, ...site.signer.sign(this.#w.topics.assessment, eventId, value) } : headers;
+  }
+
   #fireMismatch(seq: number, a: TaxAssessment, traceparent: string, codec: Codec, schemaId: number): void {
     const kind = MISMATCH_KINDS[seq % MISMATCH_KINDS.length] ?? "wrong-type";
     const payload = breakAssessment(a, kind);
     const site = this.#site(this.#regionOf(a.tfn));
     const producer = site.producer;
-    // Signed like every assessment: the row tests the schema, not the signature.
-    const sign = (r: Parameters<Producer["send"]>[0]) =>
-      site.signer && r.topic === this.#w.topics.assessment ? { ...r, headers: { ...r.headers, ...site.signer.sign(r.topic, a.eventId, r.value) } } : r;
+    // Signed like every assessment: the row tests the schema, not the signature (its DLQ copy is not signed).
+    const sign = (r: Parameters<Producer["send"]>[0]) => (r.topic === this.#w.topics.assessment ? { ...r, headers: this.#signed(site, a.eventId, r.value, r.headers) } : r);
     const send = (r: Parameters<Producer["send"]>[0]) => (producer ? producer.send(sign(r)) : Promise.reject(new Error("no producer in the write region")));
     const m = { eventId: a.eventId, seq, kind, key: a.tfn, payload, schemaId, traceparent };
     this.deadLetters.track(
@@ -500,8 +504,7 @@ export class ClearanceFlow implements AsyncDisposable {
       return;
     }
     entry.sentUs ??= this.#clock.nowUs();
-    const signed = site.signer ? { ...headers, ...site.signer.sign(this.#w.topics.assessment, entry.eventId, value) } : headers;
-    producer.send({ topic: this.#w.topics.assessment, key, value, headers: signed }).then(
+    producer.send({ topic: this.#w.topics.assessment, key, value, headers: this.#signed(site, entry.eventId, value, headers) }).then(
       (d) => {
         if (entry.ackedUs !== undefined) return; // a resent copy was acknowledged first
         entry.ackedUs = this.#clock.nowUs();

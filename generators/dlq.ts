@@ -31,6 +31,8 @@ export const DLQ_HEADERS = {
 
 /** `signature`: a consumer refused a record whose signature did not verify (generators/signing.ts). */
 export type DeadLetterReason = "schema-mismatch" | "undecodable" | "signature";
+/** What a consumer dead-letters for (the producer's is `schema-mismatch`). */
+export type ConsumerDeadLetterReason = Exclude<DeadLetterReason, "schema-mismatch">;
 
 /** Header values are kept short: a broker-side limit must never make the dead letter itself fail. */
 const clip = (s: string, n = 512): string => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
@@ -57,7 +59,7 @@ export function undecodableHeaders(r: {
   error: string;
   by: string;
   original?: Record<string, string>;
-  reason?: Exclude<DeadLetterReason, "schema-mismatch">;
+  reason?: ConsumerDeadLetterReason;
 }): Record<string, string> {
   return {
     ...(r.original ?? {}),
@@ -271,18 +273,17 @@ export class ConsumerDeadLetters {
   record(
     r: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; headers: Record<string, string> },
     error: unknown,
-    reason: "undecodable" | "signature" = "undecodable",
+    reason: ConsumerDeadLetterReason = "undecodable",
   ): ProduceRecord {
-    const error_ = error instanceof Error ? error.message : String(error);
     return {
       topic: this.#topic,
       key: r.key?.toString("utf8") ?? "",
       value: r.value ?? Buffer.alloc(0),
-      headers: undecodableHeaders({ topic: r.topic, partition: r.partition, offset: r.offset, error: error_, by: this.#by, original: r.headers, reason }),
+      headers: undecodableHeaders({ topic: r.topic, partition: r.partition, offset: r.offset, error: error instanceof Error ? error.message : String(error), by: this.#by, original: r.headers, reason }),
     };
   }
 
-  route(r: Parameters<ConsumerDeadLetters["record"]>[0], error: unknown, reason: "undecodable" | "signature" = "undecodable"): Promise<Delivery> {
+  route(r: Parameters<ConsumerDeadLetters["record"]>[0], error: unknown, reason: ConsumerDeadLetterReason = "undecodable"): Promise<Delivery> {
     return this.#send(this.record(r, error, reason));
   }
 }

@@ -3,13 +3,12 @@ import type { PillLog } from "../chaos/poison.ts";
 import type { FaultSpec } from "../chaos/spec.ts";
 import type { ClearanceFlow } from "../generators/clearance.ts";
 import { ensureDlqTopic, readDeadLetterEvidence } from "../generators/dlq-audit.ts";
-import { dlqTopicOf } from "../generators/dlq.ts";
+import { type ConsumerDeadLetterReason, dlqTopicOf } from "../generators/dlq.ts";
 import { loadDriver } from "../generators/drivers/driver.ts";
 import type { WorkloadSpec } from "../generators/workload.ts";
 import type { Counts } from "../reports/checker.ts";
 import { checkMismatches, checkPills, type DeadLetterResult, type EngineRecordEvent } from "../reports/dead-letters.ts";
 import type { Mesh } from "../topology/local/mesh.ts";
-import { LAB_CLASS } from "../topology/plan.ts";
 import { waitUntil } from "./proc.ts";
 import { progress } from "./log.ts";
 
@@ -55,7 +54,7 @@ export async function auditDeadLetters(
   await flow.deadLetters.settled();
   // The region the writes went to first holds both topics (dead letters are not replicated across regions here).
   const region = mesh.region(flow.writeRegions[0]);
-  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), { bootstrap: region.plan.bootstrap[LAB_CLASS] ?? "", tls: region.tls("lab") }, { source: w.topics.assessment, dlq: dlqOf(w) });
+  const evidence = await readDeadLetterEvidence(await loadDriver(w.driver), region.lab(), { source: w.topics.assessment, dlq: dlqOf(w) });
   const result: DeadLetterResult = { topic: dlqOf(w), records: evidence.dlq.length };
   const counts: Partial<Counts> = { dlq: evidence.dlq.length };
   if ((w.schemaMismatch?.share ?? 0) > 0) {
@@ -71,28 +70,27 @@ export async function auditDeadLetters(
     counts.dlqViolations = m.counts.missingFromDlq + m.counts.duplicatedInDlq;
     counts.mismatchesReachingConsumers = m.counts.reachedConsumers;
   }
-  const check = async (log: PillLog, reason: "undecodable" | "signature") =>
-    checkPills({
-      pills: log.pills,
-      failures: log.failures,
-      dlq: evidence.dlq,
-      sourceTopic: w.topics.assessment,
-      engineEvents: readRecordEvents(flow.engineEventFiles),
-      groupLagAtEnd: await settledLag(region, w.centrelink.groupId, w.topics.assessment),
-      reason,
-    });
-  if (faults.some((f) => f.kind === "poison-pill")) {
-    const p = await check(logs.pills, "undecodable");
-    result.poisonPills = p;
-    counts.poisonPills = p.counts.injected;
-    counts.pillsMissingFromDlq = p.counts.missingFromDlq;
-  }
-  // A forged event answered would also show as an unexpected response (its event id is in no ledger).
-  if (faults.some((f) => f.kind === "forged-signature")) {
-    const p = await check(logs.forged, "signature");
-    result.forgedSignatures = p;
-    counts.forged = p.counts.injected;
-    counts.forgedMissingFromDlq = p.counts.missingFromDlq;
+  const pills = faults.some((f) => f.kind === "poison-pill");
+  const forged = faults.some((f) => f.kind === "forged-signature");
+  if (pills || forged) {
+    // Both rows need the engines' history and the group's settled lag: read and waited for once.
+    const engineEvents = readRecordEvents(flow.engineEventFiles);
+    const groupLagAtEnd = await settledLag(region, w.centrelink.groupId, w.topics.assessment);
+    const check = (log: PillLog, reason: ConsumerDeadLetterReason) =>
+      checkPills({ pills: log.pills, failures: log.failures, dlq: evidence.dlq, sourceTopic: w.topics.assessment, engineEvents, groupLagAtEnd, reason });
+    if (pills) {
+      const p = check(logs.pills, "undecodable");
+      result.poisonPills = p;
+      counts.poisonPills = p.counts.injected;
+      counts.pillsMissingFromDlq = p.counts.missingFromDlq;
+    }
+    // A forged event answered would also show as an unexpected response (its event id is in no ledger).
+    if (forged) {
+      const p = check(logs.forged, "signature");
+      result.forgedSignatures = p;
+      counts.forged = p.counts.injected;
+      counts.forgedMissingFromDlq = p.counts.missingFromDlq;
+    }
   }
   done(`${evidence.dlq.length} dead letter(s), ${evidence.sourceTopic.length} record(s) on the source topic`);
   return { counts, result };

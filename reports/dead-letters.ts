@@ -1,4 +1,4 @@
-import type { DeadLetterRecord, RoutedDeadLetter } from "../generators/dlq.ts";
+import type { ConsumerDeadLetterReason, DeadLetterRecord, RoutedDeadLetter } from "../generators/dlq.ts";
 import { EVIDENCE_LIMIT, type Validity } from "./checker.ts";
 
 /** The schema-mismatch row of the failure matrix, as result.json keeps it. */
@@ -222,7 +222,7 @@ export function checkPills(input: {
   engineEvents: EngineRecordEvent[];
   groupLagAtEnd: number | null;
   /** The DLQ reason the records must carry: `undecodable` for poison pills, `signature` for forged events. */
-  reason?: "undecodable" | "signature";
+  reason?: ConsumerDeadLetterReason;
 }): PillCheck {
   const counts: PillCheck["counts"] = { injected: 0, inDlqOnce: 0, duplicatedInDlq: 0, missingFromDlq: 0, writeFailures: input.failures.length, otherUndecodable: 0 };
   const undecodable = input.dlq.filter((d) => d.reason === (input.reason ?? "undecodable") && d.sourceTopic === input.sourceTopic);

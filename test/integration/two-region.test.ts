@@ -13,7 +13,7 @@ import { Supervisor } from "../../lab/proc.ts";
 import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
 import { commitTranslatedOffsets, committedOffsets, latestCheckpoints, readCheckpoints, readToEnd } from "../../topology/mirrormaker/checkpoints.ts";
 import { remoteTopic } from "../../topology/mirrormaker/config.ts";
-import { addr, LAB_CLASS } from "../../topology/plan.ts";
+import { addr } from "../../topology/plan.ts";
 import { parseTopology } from "../../topology/spec.ts";
 import { alive, ROOT, recordedPids, tempDir } from "./helpers.ts";
 
@@ -61,7 +61,7 @@ describe("two regions with MirrorMaker 2", () => {
     ] as const) {
       const tag = `cross-${source}-${Date.now()}`;
       await produce(source, 5, tag);
-      const targetLab = mesh.region(target).bootstrap(LAB_CLASS);
+      const targetLab = mesh.region(target).lab();
       let seen: string[] = [];
       for (let i = 0; i < 60 && seen.length < 5; i++) {
         seen = (await readToEnd(targetLab, remoteTopic(source, ASSESSMENTS))).map((r) => r.headers["event-id"] ?? "").filter((id) => id.startsWith(tag));
@@ -100,11 +100,11 @@ describe("two regions with MirrorMaker 2", () => {
     });
     for (let i = 0; i < 100 && before.size < 150; i++) await sleep(200);
     await c.close();
-    const committed = await committedOffsets(mesh.region("syd").bootstrap(LAB_CLASS), group, [ASSESSMENTS]);
+    const committed = await committedOffsets(mesh.region("syd").lab(), group, [ASSESSMENTS]);
     expect([...committed.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
     // Wait until MM2 has checkpointed the group's final position, then translate and start the group in mel.
-    const melLab = mesh.region("mel").bootstrap(LAB_CLASS);
+    const melLab = mesh.region("mel").lab();
     let cps = latestCheckpoints(await readCheckpoints(melLab, "syd"), group);
     for (let i = 0; i < 60 && !cps.every((cp) => cp.upstreamOffset === committed.get(`${ASSESSMENTS}:${cp.partition}`)) || cps.length < committed.size; i++) {
       await sleep(500);
@@ -167,7 +167,7 @@ describe("two regions with MirrorMaker 2", () => {
   it("cuts region-to-region traffic with a chaos fault on syd's replication links, and heals it", async () => {
     const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), seed: 42 };
     const fault = parseFaults([{ at: 0, duration: "1s", kind: "cut", target: { region: "syd" }, links: ["replication"], direction: "both" }])[0];
-    const melLab = mesh.region("mel").bootstrap(LAB_CLASS);
+    const melLab = mesh.region("mel").lab();
     const crossed = async (tag: string) =>
       (await readToEnd(melLab, remoteTopic("syd", ASSESSMENTS))).some((r) => (r.headers["event-id"] ?? "").startsWith(tag));
     const cut = await createInjector(ctx)(fault as never);

@@ -1,9 +1,6 @@
 import ckjs from "@confluentinc/kafka-javascript";
 import { type KafkaAccess, tlsProps } from "../../generators/drivers/driver.ts";
 
-/** A bootstrap list (plaintext mesh) or a bootstrap list with the lab's SVID files. */
-type Access = string | KafkaAccess;
-const accessOf = (a: Access): KafkaAccess => (typeof a === "string" ? { bootstrap: a } : a);
 
 /** One MM2 checkpoint: where a consumer group stood upstream, and the offset that corresponds to it downstream. */
 export interface Checkpoint {
@@ -114,8 +111,7 @@ type NativeConsumer = InstanceType<typeof ckjs.KafkaConsumer>;
  * A librdkafka consumer that never joins a group: it reads assigned partitions, and reads or commits a group's
  * offsets as a "simple consumer" (generation -1), which the broker accepts while the group has no members.
  */
-async function nativeConsumer(at: Access, groupId: string): Promise<NativeConsumer> {
-  const { bootstrap, tls } = accessOf(at);
+async function nativeConsumer({ bootstrap, tls }: KafkaAccess, groupId: string): Promise<NativeConsumer> {
   const c = new ckjs.KafkaConsumer(
     { ...tlsProps(tls), "bootstrap.servers": bootstrap, "group.id": groupId, "enable.auto.commit": false, "enable.partition.eof": false, "client.id": "meshlab-lab" },
     { "auto.offset.reset": "earliest" },
@@ -140,7 +136,7 @@ const watermarks = (c: NativeConsumer, topic: string, partition: number) =>
 
 /** Reads every record of a topic up to its current end (a bounded scan for the lab, not a consumer of the flow). */
 export async function readToEnd(
-  bootstrap: Access,
+  bootstrap: KafkaAccess,
   topic: string,
   timeoutMs = 30_000,
 ): Promise<{ partition: number; offset: number; key: Buffer | null; value: Buffer | null; headers: Record<string, string>; timestamp: number }[]> {
@@ -178,7 +174,7 @@ export async function readToEnd(
 }
 
 /** Every checkpoint MM2 has written into `target` for flows from `source`. */
-export async function readCheckpoints(targetBootstrap: Access, source: string): Promise<Checkpoint[]> {
+export async function readCheckpoints(targetBootstrap: KafkaAccess, source: string): Promise<Checkpoint[]> {
   const records = await readToEnd(targetBootstrap, `${source}.checkpoints.internal`);
   return records.filter((r) => r.key && r.value).map((r) => decodeCheckpoint(r.key as Buffer, r.value as Buffer, r.timestamp));
 }
@@ -188,7 +184,7 @@ export async function readCheckpoints(targetBootstrap: Access, source: string): 
  * lab's answer to `RemoteClusterUtils.translateOffsets` (it reads the same checkpoints topic, without a JVM).
  * The group must have no active members in the target.
  */
-export async function commitTranslatedOffsets(targetBootstrap: Access, group: string, checkpoints: Checkpoint[]): Promise<void> {
+export async function commitTranslatedOffsets(targetBootstrap: KafkaAccess, group: string, checkpoints: Checkpoint[]): Promise<void> {
   const latest = latestCheckpoints(checkpoints, group);
   if (!latest.length) return;
   const c = await nativeConsumer(targetBootstrap, group);
@@ -200,7 +196,7 @@ export async function commitTranslatedOffsets(targetBootstrap: Access, group: st
 }
 
 /** A group's committed offsets in a region, as `topic:partition` -> offset (partitions without a commit left out). */
-export async function committedOffsets(bootstrap: Access, group: string, topics: string[]): Promise<Map<string, number>> {
+export async function committedOffsets(bootstrap: KafkaAccess, group: string, topics: string[]): Promise<Map<string, number>> {
   const c = await nativeConsumer(bootstrap, group);
   try {
     const toppars: { topic: string; partition: number }[] = [];

@@ -61,10 +61,10 @@ export async function makeRootCa(dir: string, trustDomain: string): Promise<{ ce
 /**
  * Sockets and SVID files live outside the run directory, in a per-run directory under /tmp that every workload
  * user can traverse: a run directory may sit under a home only root can enter, and Unix socket paths are limited
- * to 107 bytes. Removed with the region; logs and configs stay in the run directory.
+ * to 107 bytes. Removed with the region (and, for a runner that is gone, by the next mesh: removeStaleSecrets); logs and
+ * configs stay in the run directory.
  */
 function secretsDir(region: string): string {
-  removeStaleSecrets();
   const dir = join(tmpdir(), `meshlab-spire-${process.pid}-${region}`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
@@ -276,6 +276,7 @@ export class StartedSpire implements AsyncDisposable {
     const plane = spec.identity;
     const done = progress(`starting SPIRE (${spec.regions.length} server(s), trust domain ${plane.trustDomain})`);
     const users = ensureUsers(plane.identities.map((i) => i.user));
+    removeStaleSecrets();
     const root = await makeRootCa(join(opts.runDir, "spire", "ca"), plane.trustDomain);
     await using stack = new DisposableGroup();
     const regions = spec.regions.map((r) => stack.use(new SpireRegion(r.name, join(opts.runDir, "spire", r.name), { plane, install, supervisor: opts.supervisor, root, users })));
