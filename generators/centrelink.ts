@@ -81,7 +81,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       emit(e.type, { partitions: e.partitions.map((t) => t.partition), lost: e.lost });
     },
   });
-  const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
+  const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400, undefined, cfg.tls);
   const stats = { processed: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0, heldForSvid: 0 };
   const signer = cfg.signing && cfg.tls ? new FileSigner(cfg.tls) : undefined;
   const verifier = cfg.signing && cfg.tls ? Verifier.fromFile(cfg.tls.ca, (t) => (t === cfg.topics.assessment ? cfg.signing?.assessmentSigner : undefined)) : undefined;
