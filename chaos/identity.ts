@@ -86,6 +86,7 @@ class SvidProbe {
   lastAccepted = false;
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
+  #frozen: { probesAccepted: number; probesRefused: number; expiredDuringFault: Workload[]; renewedDuringFault: Workload[] } | undefined;
 
   constructor(region: StartedRegion, spire: SpireRegion, workload: Workload) {
     const bind = region.nodes.find((n) => n.running())?.plan.listeners.find((l) => l.klass === LAB_CLASS)?.bind;
@@ -136,15 +137,19 @@ class SvidProbe {
     return null;
   }
 
+  /** What the fault itself did, taken when its heal begins (recovery renews every SVID). */
+  freeze(): void {
+    this.#frozen ??= { probesAccepted: this.accepted, probesRefused: this.refused, expiredDuringFault: [...this.expired], renewedDuringFault: this.renewed() };
+  }
+
   async stop(): Promise<Record<string, unknown>> {
     clearInterval(this.#timer);
     await this.#busy;
+    this.freeze();
     return {
-      probesAccepted: this.accepted,
-      probesRefused: this.refused,
+      ...this.#frozen,
+      probesRefusedAfterHeal: this.refused - (this.#frozen?.probesRefused ?? 0),
       ...(this.firstRefusedMs !== undefined ? { cutOffAfterMs: this.firstRefusedMs, firstRefusal: this.firstReason } : {}),
-      expiredDuringFault: [...this.expired],
-      renewedDuringFault: this.renewed(),
     };
   }
 }
@@ -173,6 +178,7 @@ export async function attestationFailure(region: StartedRegion, workload: Worklo
     target: `${workload} in ${region.plan.name}`,
     details: { workload, region: region.plan.name, entryId, selector: `unix:uid:${UNATTESTABLE_UID}`, svidExpiresInMs },
     heal: async () => {
+      probe.freeze();
       await spire.setEntryUid(workload);
       const recoveryMs = await probe.recovered();
       return { ...(await probe.stop()), recoveryMs };
@@ -191,6 +197,7 @@ export async function svidExpiry(region: StartedRegion, workload: Workload): Pro
     target: `spire-agent ${region.plan.name}`,
     details: { region: region.plan.name, probedAs: workload, svidLifetimeLeftMs: left },
     heal: async () => {
+      probe.freeze();
       await restartStopped(spire);
       const recoveryMs = await probe.recovered();
       return { ...(await probe.stop()), recoveryMs };
@@ -218,6 +225,7 @@ export async function spireServerDown(region: StartedRegion, workload: Workload)
     details: { region: region.plan.name, probedAs: workload, svidLifetimeLeftMs: lifetimes(spire) },
     heal: async () => {
       const tried = await attempts;
+      probe.freeze();
       spire.startServer();
       await spire.serverHealthy();
       await restartStopped(spire);
