@@ -18,6 +18,7 @@ import { exitedError, Supervisor, waitUntil } from "../lab/proc.ts";
 import { parseDuration } from "../lab/validate.ts";
 import { machineInfo } from "../reports/result.ts";
 import { installKafka, type KafkaInstall, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import { installSpiffeJar } from "../topology/spire/install.ts";
 import { type Mesh, type StartedRegion, standUpMesh } from "../topology/local/mesh.ts";
 import { loadTopology, seedTopicConfig, type TopicSpec, type TopologySpec } from "../topology/spec.ts";
 
@@ -177,10 +178,11 @@ async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined
  * and on SIGINT/SIGTERM (a second signal kills every component at once and exits).
  */
 export async function withMesh<T>(
-  opts: { name: string; runDir: string; clientClass: string; topology?: string },
+  opts: { name: string; runDir: string; clientClass: string; topology?: string; security?: "mtls" | "plaintext" },
   body: (b: Bench) => Promise<T>,
 ): Promise<T> {
-  const spec = loadTopology(opts.topology);
+  const loaded = loadTopology(opts.topology);
+  const spec = opts.security ? { ...loaded, security: opts.security } : loaded;
   const classes = [...spec.clientClasses, "lab"];
   if (!classes.includes(opts.clientClass))
     throw new BadInputError(`--client-class ${opts.clientClass}: not a client class of ${spec.name}`, [], `one of ${classes.join(", ")}`);
@@ -200,7 +202,9 @@ export async function withMesh<T>(
   try {
     mesh = await untilAborted(standing, abort.signal);
     standingUp = false;
-    const kafka = await installKafka();
+    const installed = await installKafka();
+    // On mTLS Kafka's tools load the lab's SVID engine factory, so its jar goes on their classpath.
+    const kafka = spec.security === "mtls" ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
     const region = mesh.region();
     return await body({
       name: opts.name,

@@ -3,13 +3,17 @@
  * generator path (the confluent driver sending Avro tax assessments), same cluster, same client settings
  * (acks=all, idempotence, linger.ms), same bytes per record value, each on its own fresh topic.
  *
- *   node bench/produce-rate.ts [--records 200000] [--out DIR]
+ *   node bench/produce-rate.ts [--records 200000] [--out DIR] [--security plaintext|mtls|both]
  */
+import { mkdirSync } from "node:fs";
 import { cpus } from "node:os";
+import { join } from "node:path";
 import { ASSESSMENT_SCHEMA, Codec } from "../generators/codec.ts";
 import { AssessmentFactory, population } from "../generators/domain.ts";
-import { loadDriver, type Producer } from "../generators/drivers/driver.ts";
-import { InfraError, InterruptedError } from "../lab/errors.ts";
+import { loadDriver, type Producer, withTls } from "../generators/drivers/driver.ts";
+import { FileSigner } from "../generators/signing.ts";
+import { javaClientTls } from "../topology/kafka/tools.ts";
+import { BadInputError, InfraError, InterruptedError } from "../lab/errors.ts";
 import { info, progress } from "../lab/log.ts";
 import { newHistogram, summarize } from "../reports/hdr.ts";
 import {
@@ -31,7 +35,7 @@ import {
   writeBenchResult,
 } from "./common.ts";
 
-const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N]";
+const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N] [--security plaintext|mtls|both]";
 const PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance";
 const MB = 1024 * 1024;
 
@@ -82,7 +86,9 @@ export function parseProducerPerformance(output: string): Omit<ProduceRate, "too
 /** Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. */
 async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
   const help = await toolOutput(b.kafka, PRODUCER_PERFORMANCE, ["--help"]);
-  const props = ["acks=all", "enable.idempotence=true", `linger.ms=${s.lingerMs}`, "client.id=bench-kafka-producer"];
+  // On mTLS it presents the ATO tax service's SVID, as the lab's generator does.
+  const tls = Object.entries(javaClientTls(b.region.tls("ato-tax-service"))).map(([k, v]) => `${k}=${v}`);
+  const props = ["acks=all", "enable.idempotence=true", `linger.ms=${s.lingerMs}`, "client.id=bench-kafka-producer", ...tls];
   // Kafka 4.x has --bootstrap-server and --command-property and deprecates --producer-props; older ones have only the latter.
   const modern = help.includes("--command-property") && help.includes("--bootstrap-server");
   const args = [
@@ -123,13 +129,17 @@ async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: numbe
  * Throughput counts from the first send to the last acknowledgement.
  */
 async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, schemaId: number): Promise<ProduceRate> {
+  const tls = b.region.tls("ato-tax-service");
   const factory = new AssessmentFactory(s.seed, population(s.seed, 10_000));
   const driver = await loadDriver("confluent");
   const producer: Producer = await driver.producer({
     bootstrap: b.bootstrap,
     clientId: "bench-lab-producer",
     props: { acks: "all", "enable.idempotence": true, "linger.ms": s.lingerMs },
+    ...withTls(tls),
   });
+  // On mTLS every assessment is signed with the SVID key, as the clearance flow's tax service does.
+  const signer = tls ? new FileSigner(tls) : undefined;
   const hist = newHistogram();
   let inFlight = 0;
   let acked = 0;
@@ -164,7 +174,7 @@ async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, 
       if (i === 0) firstSend = sentAt;
       inFlight++;
       producer
-        .send({ topic, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent } })
+        .send({ topic, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent, ...signer?.sign(topic, a.eventId, value) } })
         .then(
           () => {
             lastAck = performance.now();
@@ -213,36 +223,14 @@ async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, 
   };
 }
 
-async function main(): Promise<void> {
-  const values = parseFlags(
-    USAGE,
-    "Stands the default one-region mesh up, then measures producer throughput with Kafka's ProducerPerformance and with the lab's\n" +
-      "generator path (confluent driver, Avro assessments), each on a fresh topic (12 partitions, RF 3, min ISR 2). Tears down afterwards.",
-    {
-      records: { type: "string", arg: "N", help: "records each tool sends (default 200000)" },
-      out: { type: "string", arg: "DIR", help: "run directory (default runs/bench-produce-<time>); must be empty" },
-      "in-flight": { type: "string", arg: "N", help: "outstanding sends of the lab producer (default 10000)" },
-      "linger-ms": { type: "string", arg: "N", help: "linger.ms of both producers (default 5)" },
-      "client-class": { type: "string", arg: "NAME", help: "listener the producers use: ato (through toxiproxy, default) or lab (direct)" },
-      seed: { type: "string", arg: "N", help: "seed of the generated assessments (default 42)" },
-    },
-  );
-  const f = new FlagReader(values);
-  const s: Settings = {
-    records: f.int("records", 200_000, 1),
-    inFlight: f.int("in-flight", 10_000, 1),
-    lingerMs: f.int("linger-ms", 5, 0),
-    seed: f.int("seed", 42, 0),
-    clientClass: f.str("client-class") ?? "ato",
-  };
-  f.done(USAGE);
-  const runDir = prepareRunDir("bench-produce", f.str("out"));
-  const startedAt = new Date().toISOString();
-  const result: Record<string, unknown> = { benchmark: "produce-rate", status: "failed", startedAt, runDir, settings: { ...s, acks: "all", enableIdempotence: true } };
+type Security = "plaintext" | "mtls";
 
-  let outcome: unknown;
+/** One mesh, both tools: Kafka's first, then the lab's, each on its own fresh topic. */
+async function measureOn(security: Security, s: Settings, runDir: string): Promise<Record<string, unknown>> {
+  const result: Record<string, unknown> = { security, status: "failed", runDir };
+  mkdirSync(runDir, { recursive: true });
   try {
-    await withMesh({ name: "bench-produce", runDir, clientClass: s.clientClass }, async (b) => {
+    await withMesh({ name: `bench-produce-${security}`, runDir, clientClass: s.clientClass, security }, async (b) => {
       Object.assign(result, { topology: b.spec.name, bootstrap: b.bootstrap, versions: { ...b.mesh.versions, node: process.version } });
       // One fresh topic per tool, so neither reads or competes with the other's data.
       const stamp = timestamp();
@@ -262,32 +250,98 @@ async function main(): Promise<void> {
     });
     result.status = "completed";
   } catch (e) {
-    outcome = e;
     result.status = e instanceof InterruptedError ? "interrupted" : "failed";
     result.error = e instanceof Error ? e.message : String(e);
+    result.thrown = e;
   }
-
-  const kafka = result.kafka as (ProduceRate & { line: string }) | undefined;
+  const kafka = result.kafka as ProduceRate | undefined;
   const lab = result.lab as ProduceRate | undefined;
   if (kafka && lab) result.ratioLabToKafka = round(lab.recordsPerSec / kafka.recordsPerSec, 3);
-  const file = writeBenchResult(runDir, result);
+  return result;
+}
 
+function renderMode(r: Record<string, unknown>, s: Settings): string[] {
+  const kafka = r.kafka as ProduceRate | undefined;
+  const lab = r.lab as ProduceRate | undefined;
   const rows = [kafka, lab]
-    .filter((r): r is ProduceRate => r !== undefined)
-    .map((r) => [r.tool, String(r.records), cell(r.recordsPerSec, 0), cell(r.mbPerSec), cell(r.avgMs), cell(r.p50Ms), cell(r.p99Ms), cell(r.maxMs)]);
-  const payload = result.payload as PayloadStats | undefined;
-  const lines = [
-    "",
-    `produce rate, ${s.records} records, acks=all, idempotent, linger.ms=${s.lingerMs}, via the ${s.clientClass} listener${payload ? `, ${payload.recordSize}-byte values` : ""}`,
-  ];
+    .filter((x): x is ProduceRate => x !== undefined)
+    .map((x) => [x.tool, String(x.records), cell(x.recordsPerSec, 0), cell(x.mbPerSec), cell(x.avgMs), cell(x.p50Ms), cell(x.p99Ms), cell(x.maxMs)]);
+  const payload = r.payload as PayloadStats | undefined;
+  const lines = ["", `produce rate on ${r.security}, ${s.records} records, acks=all, idempotent, linger.ms=${s.lingerMs}, via the ${s.clientClass} listener${payload ? `, ${payload.recordSize}-byte values` : ""}`];
   if (rows.length) lines.push(renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows));
-  if (result.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(result.ratioLabToKafka as number, 3)}`);
+  if (r.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(r.ratioLabToKafka as number, 3)}`);
   if (lab?.processCpuPercent !== undefined)
     lines.push(`(lab producer process: ${lab.processCpuPercent}% CPU, event loop ${Math.round((lab.eventLoopUtilization ?? 0) * 100)}% busy; 100% CPU is one core of ${cpus().length})`);
-  if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers; MB/s counts values only, as ProducerPerformance does)`);
+  if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers${r.security === "mtls" ? ", signatures included" : ""}; MB/s counts values only, as ProducerPerformance does)`);
+  if (r.error) lines.push(`${r.security}: ${r.status}: ${r.error}`);
+  return lines;
+}
+
+/** mTLS over plaintext, per tool, when both ran. */
+function securityRatios(modes: Record<string, unknown>[]): Record<string, number> | undefined {
+  const [p, m] = [modes.find((x) => x.security === "plaintext"), modes.find((x) => x.security === "mtls")];
+  const rate = (r: Record<string, unknown> | undefined, k: "kafka" | "lab") => (r?.[k] as ProduceRate | undefined)?.recordsPerSec;
+  const out: Record<string, number> = {};
+  for (const k of ["kafka", "lab"] as const) {
+    const [a, b] = [rate(p, k), rate(m, k)];
+    if (a && b) out[k] = round(b / a, 3);
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+async function main(): Promise<void> {
+  const values = parseFlags(
+    USAGE,
+    "Stands the default one-region mesh up, then measures producer throughput with Kafka's ProducerPerformance and with the lab's\n" +
+      "generator path (confluent driver, Avro assessments), each on a fresh topic (12 partitions, RF 3, min ISR 2). Tears down afterwards.\n" +
+      "--security both does it on a plaintext mesh, then on an mTLS mesh (SVIDs, signed assessments), and prints mTLS/plaintext ratios.",
+    {
+      records: { type: "string", arg: "N", help: "records each tool sends (default 200000)" },
+      out: { type: "string", arg: "DIR", help: "run directory (default runs/bench-produce-<time>); must be empty" },
+      "in-flight": { type: "string", arg: "N", help: "outstanding sends of the lab producer (default 10000)" },
+      "linger-ms": { type: "string", arg: "N", help: "linger.ms of both producers (default 5)" },
+      "client-class": { type: "string", arg: "NAME", help: "listener the producers use: ato (through toxiproxy, default) or lab (direct)" },
+      seed: { type: "string", arg: "N", help: "seed of the generated assessments (default 42)" },
+      security: { type: "string", arg: "S", help: "plaintext (default), mtls, or both (one mesh after the other)" },
+    },
+  );
+  const f = new FlagReader(values);
+  const s: Settings = {
+    records: f.int("records", 200_000, 1),
+    inFlight: f.int("in-flight", 10_000, 1),
+    lingerMs: f.int("linger-ms", 5, 0),
+    seed: f.int("seed", 42, 0),
+    clientClass: f.str("client-class") ?? "ato",
+  };
+  const security = f.str("security") ?? "plaintext";
+  if (!["plaintext", "mtls", "both"].includes(security)) throw new BadInputError(`--security ${security}: not a security mode`, [], "use plaintext, mtls or both");
+  f.done(USAGE);
+  const runDir = prepareRunDir("bench-produce", f.str("out"));
+  const startedAt = new Date().toISOString();
+  const list: Security[] = security === "both" ? ["plaintext", "mtls"] : [security as Security];
+  const modes: Record<string, unknown>[] = [];
+  for (const m of list) {
+    modes.push(await measureOn(m, s, list.length > 1 ? join(runDir, m) : runDir));
+    if (modes.at(-1)?.status === "interrupted") break;
+  }
+  const thrown = modes.find((m) => m.thrown)?.thrown;
+  for (const m of modes) delete m.thrown;
+  const only = modes.length === 1 ? modes[0] : undefined;
+  const result: Record<string, unknown> = {
+    benchmark: "produce-rate",
+    status: modes.every((m) => m.status === "completed") && modes.length === list.length ? "completed" : "failed",
+    startedAt,
+    runDir,
+    settings: { ...s, acks: "all", enableIdempotence: true, security },
+    ...(only ? only : { modes, mtlsOverPlaintext: securityRatios(modes) }),
+  };
+  const file = writeBenchResult(runDir, result);
+  const lines = modes.flatMap((m) => renderMode(m, s));
+  const ratios = securityRatios(modes);
+  if (ratios) lines.push("", `mTLS/plaintext records/s: Kafka ProducerPerformance ${cell(ratios.kafka ?? Number.NaN, 3)}, lab generator ${cell(ratios.lab ?? Number.NaN, 3)}`);
   lines.push(`status ${result.status}; ${file}`, "");
   process.stdout.write(lines.join("\n"));
-  if (outcome !== undefined) throw outcome;
+  if (thrown !== undefined) throw thrown;
 }
 
 if (import.meta.main) runMain(main);

@@ -8,6 +8,7 @@ import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { fillDisk } from "./disk.ts";
 import { injectForgedEvents } from "./forged.ts";
+import { attestationFailure, spireServerDown, svidExpiry } from "./identity.ts";
 import { injectPoisonPills, PillLog } from "./poison.ts";
 import { injectRogueWorkload } from "./rogue.ts";
 import type { Injection, Injector } from "./schedule.ts";
@@ -432,6 +433,8 @@ function rebalanceStorm(ctx: ChaosContext, f: Extract<FaultSpec, { kind: "rebala
   };
 }
 
+const IDENTITY_FAULTS = { "attestation-failure": attestationFailure, "svid-expiry": svidExpiry, "spire-server-down": spireServerDown } as const;
+
 /** The injector for a context: resolves the fault's selector now and applies the fault to what it found. */
 export function createInjector(ctx: ChaosContext): Injector {
   const random = seededRandom(ctx.seed);
@@ -480,6 +483,13 @@ export function createInjector(ctx: ChaosContext): Injector {
         return rogueWorkload(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "forged-signature":
         return forgedSignature(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
+      case "attestation-failure":
+      case "svid-expiry":
+      case "spire-server-down": {
+        const region = nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0];
+        if (!region) throw new Error(`${f.kind}: no region`);
+        return IDENTITY_FAULTS[f.kind](region, f.workload);
+      }
       case "disk-fill": {
         const nodes = nodesById(ctx, r.ids);
         if (f.fill === "records") {

@@ -1,4 +1,5 @@
 import { BadInputError } from "../lab/errors.ts";
+import { type Workload, WORKLOADS } from "../topology/spire/identity.ts";
 import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
 
 /**
@@ -24,7 +25,11 @@ export type Selector =
 export const NETWORK_KINDS = ["latency", "bandwidth", "timeout", "reset", "slicer", "cut"] as const;
 /** Signals and restarts of Kafka nodes or Centrelink engine processes. */
 export const PROCESS_KINDS = ["kill", "stop", "restart", "pause"] as const;
-export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload"] as const;
+/** Faults of the SPIRE plane of the target's region (chaos/identity.ts); mTLS meshes only. */
+export const IDENTITY_KINDS = ["attestation-failure", "svid-expiry", "spire-server-down"] as const;
+export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", ...IDENTITY_KINDS] as const;
+/** Faults that need the identity plane (SVIDs, signatures, SPIRE): refused before a plaintext run starts. */
+export const MTLS_ONLY_FAULTS = ["forged-signature", "rogue-workload", ...IDENTITY_KINDS] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type NetworkKind = (typeof NETWORK_KINDS)[number];
 
@@ -92,6 +97,14 @@ export type FaultSpec =
       identity: "centrelink-engine" | "ato-tax-engine" | "registry" | "dedupe-store";
       /** Assessments it tries to produce, evenly over the duration. */
       count: number;
+    })
+  | (FaultBase & {
+      kind: (typeof IDENTITY_KINDS)[number];
+      /**
+       * attestation-failure: the workload whose entry stops matching. svid-expiry and spire-server-down: the workload
+       * whose current SVID the fault's probe presents to a broker each second (default the ATO tax service).
+       */
+      workload: Workload;
     });
 
 const name = str({ pattern: /^[a-z][a-z0-9._-]*$/, patternHint: "a name (lower-case letters, digits, '.', '_' and '-')" });
@@ -165,12 +178,13 @@ const byKind: Record<FaultKind, Check<unknown>> = {
     count: optional(num({ integer: true, min: 1, max: 10_000 }), 8),
   }),
   "forged-signature": obj({ ...base, kind: oneOf("forged-signature"), count: optional(num({ integer: true, min: 1, max: 10_000 }), 8) }),
+  ...(Object.fromEntries(IDENTITY_KINDS.map((k) => [k, obj({ ...base, kind: oneOf(k), workload: optional(oneOf(...WORKLOADS), "ato-tax-service" as const) })])) as Record<string, Check<unknown>>),
   "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }), fill: optional(oneOf("records", "file"), "records" as const) }),
 } as Record<FaultKind, Check<unknown>>;
 
 /** Kinds whose selector must name consumer instances, and kinds that need nodes. */
 const CONSUMER_ONLY: FaultKind[] = ["heartbeat-loss", "rebalance-storm"];
-const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload"];
+const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", ...IDENTITY_KINDS];
 
 const fault: Check<FaultSpec> = (v, path, problems) => {
   const kind = (v as { kind?: unknown } | null)?.kind;

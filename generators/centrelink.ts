@@ -81,8 +81,8 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       emit(e.type, { partitions: e.partitions.map((t) => t.partition), lost: e.lost });
     },
   });
-  const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400);
-  const stats = { processed: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0 };
+  const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400, undefined, cfg.tls);
+  const stats = { processed: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0, heldForSvid: 0 };
   const signer = cfg.signing && cfg.tls ? new FileSigner(cfg.tls) : undefined;
   const verifier = cfg.signing && cfg.tls ? Verifier.fromFile(cfg.tls.ca, (t) => (t === cfg.topics.assessment ? cfg.signing?.assessmentSigner : undefined)) : undefined;
   const deadLetters = new ConsumerDeadLetters({ send: (r) => producer.send(r), dlqTopic: cfg.topics.dlq ?? dlqTopicOf(cfg.topics.assessment), by: cfg.instance });
@@ -163,7 +163,8 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     const tp = childTraceparent(r.headers.traceparent, f);
     if (tp) headers.traceparent = tp;
     const value = await codec.encode(responseSchemaId, response);
-    if (signer) Object.assign(headers, signer.sign(cfg.topics.clearance, headers["event-id"] ?? "", value));
+    // Without a valid SVID the engine cannot sign: it holds the response until its identity is back.
+    if (signer) Object.assign(headers, await signer.signWhenValid(cfg.topics.clearance, headers["event-id"] ?? "", value, undefined, () => stats.heldForSvid++));
     await producer.send({ topic: cfg.topics.clearance, key: a.tfn, value, headers });
     await dedupe.remember(headers["event-id"] ?? a.eventId);
     stats.processed++;

@@ -503,8 +503,17 @@ export class ClearanceFlow implements AsyncDisposable {
       this.#pending.delete(entry.eventId);
       return;
     }
+    let signed: Record<string, string>;
+    try {
+      signed = this.#signed(site, entry.eventId, value, headers);
+    } catch (e) {
+      // The tax service's SVID expired (its attestation fails, its agent is gone): the request fails at the source.
+      entry.error = (e as Error).message;
+      this.#pending.delete(entry.eventId);
+      return;
+    }
     entry.sentUs ??= this.#clock.nowUs();
-    producer.send({ topic: this.#w.topics.assessment, key, value, headers: this.#signed(site, entry.eventId, value, headers) }).then(
+    producer.send({ topic: this.#w.topics.assessment, key, value, headers: signed }).then(
       (d) => {
         if (entry.ackedUs !== undefined) return; // a resent copy was acknowledged first
         entry.ackedUs = this.#clock.nowUs();

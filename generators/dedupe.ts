@@ -1,4 +1,6 @@
 import { createClient } from "redis";
+import { redisSocket } from "../topology/redis/redis.ts";
+import type { ClientTls } from "./drivers/driver.ts";
 
 /**
  * What an idempotent consumer remembers: the event ids it is processing (a claim, with a short TTL) and has
@@ -33,9 +35,10 @@ export const noDedupe: DedupeStore = {
 
 const DONE = "done";
 
-export async function openDedupeStore(url: string | undefined, ttlSeconds: number, claimSeconds = 10): Promise<DedupeStore> {
+/** `tls`: the workload's SVID files, for a store that requires client certificates (`rediss://`, an mTLS mesh). */
+export async function openDedupeStore(url: string | undefined, ttlSeconds: number, claimSeconds = 10, tls?: ClientTls): Promise<DedupeStore> {
   if (!url) return noDedupe;
-  const client = createClient({ url, socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) } });
+  const client = createClient({ url, socket: { ...redisSocket(url.startsWith("rediss:") ? tls : undefined), reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) } });
   // Errors surface on the commands; the client reconnects on its own.
   client.on("error", () => {});
   await client.connect();

@@ -44,7 +44,12 @@ export interface SigningKey {
   key: KeyObject;
   chain: string;
   spiffeId: string;
+  /** The leaf's expiry: a signature made after it would never verify, so nothing is signed with it then. */
+  notAfterMs: number;
 }
+
+/** The workload's SVID expired and no new one came (its agent is gone or its attestation fails): it cannot sign. */
+export class SvidExpiredError extends Error {}
 
 /** Reads an SVID (chain PEM + PKCS#8 key PEM) into a signing key; throws if the key does not match the leaf. */
 export function signingKeyOf(chainPem: string, keyPem: string): SigningKey {
@@ -55,7 +60,7 @@ export function signingKeyOf(chainPem: string, keyPem: string): SigningKey {
   if (!leaf.checkPrivateKey(key)) throw new Error("the SVID key does not match its certificate (rotation in progress)");
   const spiffeId = spiffeIdOf(leaf);
   if (!spiffeId) throw new Error("the SVID has no SPIFFE ID (URI SAN)");
-  return { key, chain: certs.map((c) => c.raw.toString("base64")).join("."), spiffeId };
+  return { key, chain: certs.map((c) => c.raw.toString("base64")).join("."), spiffeId, notAfterMs: Date.parse(leaf.validTo) };
 }
 
 /** Signature headers for one event. */
@@ -104,8 +109,25 @@ export class FileSigner {
     return this.#current;
   }
 
-  sign(topic: string, eventId: string, payload: Buffer): Record<string, string> {
-    return signEvent(this.current(), topic, eventId, payload);
+  /** Throws SvidExpiredError when the current SVID expired (a verifier would refuse what it signs). */
+  sign(topic: string, eventId: string, payload: Buffer, nowMs = Date.now()): Record<string, string> {
+    const k = this.current(nowMs);
+    if (k.notAfterMs <= nowMs) throw new SvidExpiredError(`the SVID of ${k.spiffeId} expired at ${new Date(k.notAfterMs).toISOString()} and no new one was issued: nothing can be signed`);
+    return signEvent(k, topic, eventId, payload, nowMs);
+  }
+
+  /** Signs as soon as a valid SVID is there (a workload waits for its identity to come back), or throws after `maxWaitMs`. */
+  async signWhenValid(topic: string, eventId: string, payload: Buffer, maxWaitMs = 300_000, onWait: () => void = () => {}): Promise<Record<string, string>> {
+    const until = Date.now() + maxWaitMs;
+    for (let waited = false; ; waited = true) {
+      try {
+        return this.sign(topic, eventId, payload);
+      } catch (e) {
+        if (!(e instanceof SvidExpiredError) || Date.now() > until) throw e;
+        if (!waited) onWait();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -31,6 +31,8 @@ export async function installOnce(
   const dir = join(cacheRoot(), component, version);
   const marker = join(dir, ".installed");
   if (existsSync(marker)) return { component, version, dir };
+  // Another live process is installing it (a test and a run started together): wait for it, not build it twice.
+  if (await otherInstall(dir, marker)) return { component, version, dir };
   const scratch = `${dir}.partial-${process.pid}`;
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
@@ -47,6 +49,36 @@ export async function installOnce(
     throw e;
   }
   return { component, version, dir };
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Waits while another live process has a scratch folder of this install (`<dir>.partial-<pid>`); true if that
+ * install finished, false if there is none (or it died) and this process should install itself.
+ */
+async function otherInstall(dir: string, marker: string, pollMs = 2_000): Promise<boolean> {
+  const builders = (): number[] => {
+    const parent = dirname(dir);
+    const prefix = `${dir.slice(parent.length + 1)}.partial-`;
+    if (!existsSync(parent)) return [];
+    return readdirSync(parent)
+      .filter((n) => n.startsWith(prefix))
+      .map((n) => Number(n.slice(prefix.length)))
+      .filter((pid) => pid !== process.pid && pid > 0 && pidAlive(pid));
+  };
+  if (!builders().length) return false;
+  const done = progress(`waiting for process ${builders().join(", ")} to finish installing ${dir.slice(cacheRoot().length + 1)}`);
+  while (builders().length && !existsSync(marker)) await new Promise((r) => setTimeout(r, pollMs));
+  done(existsSync(marker) ? "installed" : "it stopped; installing here");
+  return existsSync(marker);
 }
 
 export const isInstalled = (component: string, version: string): boolean =>

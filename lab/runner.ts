@@ -4,9 +4,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
+import { IdentityWatch } from "../topology/spire/watch.ts";
+import { AlertBook } from "./alerts.ts";
 import { PillLog } from "../chaos/poison.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
-import { type FaultSpec, parseFaults } from "../chaos/spec.ts";
+import { type FaultSpec, MTLS_ONLY_FAULTS, parseFaults } from "../chaos/spec.ts";
 import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
 import { loadDriver, withTls } from "../generators/drivers/driver.ts";
@@ -90,6 +92,13 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
     if (!topology.topics.some((x) => x.name === t))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload topic "${t}" is not in topology ${topology.name}`], "add it to the topology's topics");
   const faults = parseFaults(scenario.faults ?? [], `scenario ${scenario.name}`);
+  const needIdentity = faults.map((f, i) => ({ f, i })).filter(({ f }) => (MTLS_ONLY_FAULTS as readonly string[]).includes(f.kind));
+  if (topology.security !== "mtls" && needIdentity.length)
+    throw new BadInputError(
+      `scenario ${scenario.name}`,
+      needIdentity.map(({ f, i }) => `faults[${i}].kind: ${f.kind} acts on the identity plane, which a ${topology.security} mesh has not`),
+      "run it with --security mtls (or on a topology with \"security\": \"mtls\")",
+    );
   return { scenario, topology, workload, slo, faults };
 }
 
@@ -130,6 +139,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let failure: unknown;
   let chaos: FaultSchedule | undefined;
   let deadLetters: DeadLetterAudit | undefined;
+  const alerts = new AlertBook();
+  let identityWatch: IdentityWatch | undefined;
   const pills = new PillLog();
   const forged = new PillLog();
   // The ledger goes to disk as the run goes (memory stays flat on a soak; a crash leaves it readable).
@@ -172,6 +183,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     await untilAborted(prepareDeadLetters(mesh, workload, faults));
     mesh.probe?.sample(1000);
     lag = await startLagSampler(mesh, workload, runDir, startedAt.getTime());
+    if (mesh.spire)
+      identityWatch = new IdentityWatch({ regions: mesh.spire.regions, book: alerts, ttlMs: mesh.spire.plane.svidTtlMs, runMs: nowMs, onFire: (a) => warn(`alert ${a.name} (${a.severity}) on ${a.subject} at +${(a.firedAtMs / 1000).toFixed(1)} s: ${a.message}`) }).start();
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
@@ -255,6 +268,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     });
 
   await lag?.stop();
+  await identityWatch?.stop(failure === undefined);
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
   clearInterval(releaser);
   const check = ledgerFile.finish(flow?.ledger);
@@ -300,6 +314,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
+    ...(identityWatch ? { alerts: alerts.list() } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
     ...((await hostFacts) ? { hosts: await hostFacts } : {}),

@@ -1,3 +1,4 @@
+import { ALERT_COLUMNS, alertRow } from "../lab/alerts.ts";
 import { deadLetterRows } from "./dead-letters.ts";
 import { securityOf } from "./result.ts";
 import { pctLabel, pctName, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "./analysis.ts";
@@ -56,6 +57,7 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
     out.push("", "### Faults", "");
     out.push(mdTable(["fault", "target", "from (s)", "to (s)", "outcome"], r.faults.map((f) => [f.kind, f.target, (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), f.outcome])));
   }
+  if (r.alerts?.length) out.push("", "### Alerts", "", mdTable(ALERT_COLUMNS, r.alerts.map(alertRow)));
   const drifts = runDrifts(run);
   if (drifts.length) out.push("", "### Drift", "", ...drifts.map((d) => `- ${d.verdict === "upward" ? "❌ " : ""}${describeDrift(d)}`));
   return `${out.join("\n")}\n`;

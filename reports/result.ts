@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
+import type { Alert } from "../lab/alerts.ts";
 import type { GroupAnalysis } from "../chaos/analysis.ts";
 import type { RunHost } from "../hardware/diff.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
@@ -56,6 +57,8 @@ export interface RunResult {
   faults?: FaultRecord[];
   /** Rebalances, stalls and windowed latency of the Centrelink group, in a run with faults. */
   consumerGroup?: GroupAnalysis;
+  /** What the run's watchers paged for (an mTLS mesh: its identity plane, topology/spire/watch.ts), fired and resolved on the run's clock. */
+  alerts?: Alert[];
   /** The dead-letter rows of the failure matrix (schema mismatch, poison pills), when the run exercised them. */
   deadLetters?: DeadLetterResult;
 }

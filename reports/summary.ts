@@ -23,6 +23,12 @@ export function renderSummary(r: RunResult, resultFile: string): string {
   if (ev.duplicated.length) lines.push(`  duplicated event ids: ${ev.duplicated.slice(0, 5).map((d) => `${d.eventId} x${d.times}`).join(", ")}`);
   if (ev.errors.length) lines.push(`  first error: ${ev.errors[0]?.eventId}: ${ev.errors[0]?.error}`);
   for (const d of deadLetterRows(r.deadLetters)) lines.push(`  ${d.row}: ${d.value}${d.ids.length && d.row !== "in the DLQ exactly once" ? `  (${d.ids.slice(0, 3).join(", ")}${d.ids.length > 3 ? " ..." : ""})` : ""}`);
+  if (r.alerts?.length) {
+    const still = r.alerts.filter((a) => a.resolvedAtMs === null).length;
+    lines.push(`  alerts: ${r.alerts.length} fired${still ? `, ${still} still firing` : ", all resolved"}`);
+    for (const a of r.alerts.slice(0, 6)) lines.push(`    ${a.severity === "critical" ? "CRIT" : "warn"} +${(a.firedAtMs / 1000).toFixed(1)} s ${a.name} on ${a.subject}${a.resolvedAtMs === null ? "" : ` (resolved +${(a.resolvedAtMs / 1000).toFixed(1)} s)`}`);
+    if (r.alerts.length > 6) lines.push(`    ... ${r.alerts.length - 6} more in result.json`);
+  }
   if (r.checker.outOfOrderCount) lines.push(`  per-key order: ${r.checker.outOfOrderCount} inversion(s)`);
   if (r.error) lines.push(`  error: ${r.error.component ? `${r.error.component}: ` : ""}${r.error.message}`);
   lines.push(`  result: ${resultFile}`);

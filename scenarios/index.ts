@@ -10,6 +10,7 @@ import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
+import { spireOutage } from "./spire-outage.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
@@ -25,6 +26,7 @@ export const scenarios: Record<string, Scenario> = {
   [deadLetters.name]: deadLetters,
   [clearanceProtobuf.name]: clearanceProtobuf,
   [identityFaults.name]: identityFaults,
+  [spireOutage.name]: spireOutage,
 };
 
 export function findScenario(name: string): Scenario {

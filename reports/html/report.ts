@@ -1,3 +1,4 @@
+import { ALERT_COLUMNS, alertRow } from "../../lab/alerts.ts";
 import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
@@ -248,6 +249,9 @@ function faultTable(run: RunData): string {
         "num",
       ),
     );
+  const alerts = run.result.alerts ?? [];
+  if (alerts.length) parts.push("<h3>Alerts</h3>", table(ALERT_COLUMNS, alerts.map((a) => alertRow(a).map((c) => esc(c)))));
+  else if (run.result.alerts) parts.push("<p>No alert fired.</p>");
   return parts.join("") || "<p>No phases or faults in this run.</p>";
 }
 

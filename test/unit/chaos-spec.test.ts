@@ -80,4 +80,21 @@ describe("fault specs", () => {
       "faults[0].target: cut targets Kafka nodes, not consumers",
     ]);
   });
+
+  it("parse the SPIRE faults with the ATO tax service as their default workload, and name a bad one", () => {
+    const faults = parseFaults([
+      { kind: "attestation-failure", target: { region: "syd" }, at: "30s", duration: "50s" },
+      { kind: "svid-expiry", target: { region: "syd" }, workload: "centrelink-engine", at: 0, duration: "45s" },
+      { kind: "spire-server-down", target: { region: "syd" }, at: 0, duration: "15s" },
+    ]);
+    expect(faults.map((f) => [f.kind, (f as { workload?: string }).workload])).toEqual([
+      ["attestation-failure", "ato-tax-service"],
+      ["svid-expiry", "centrelink-engine"],
+      ["spire-server-down", "ato-tax-service"],
+    ]);
+    expect(problemsOf([{ kind: "attestation-failure", target: { region: "syd" }, workload: "nobody", at: 0 }])).toEqual([
+      expect.stringMatching(/^faults\[0\]\.workload: .*"nobody"/),
+      "faults[0].duration: attestation-failure needs a duration above 0",
+    ]);
+  });
 });

@@ -124,6 +124,19 @@ describe("the HTML report", { timeout: 30_000 }, () => {
     expect(readFileSync(w.taggedLogs[0] as string, "utf8")).toMatch(/^Tag=during-failover,/m);
   });
 
+  it("tabulates the alerts of result.json in report.html and summary.md, and says when an mTLS run raised none", async () => {
+    const dir = join(root, "alerted");
+    await writeSampleRun(dir, { seconds: 5, rate: 5 });
+    const file = join(dir, "result.json");
+    const alert = { name: "svid-expired", severity: "critical", subject: "ato-tax-service in syd", message: "SVID expired at 2026-12-04T18:00:00.000Z: cut off for new connections", firedAtMs: 71_300, resolvedAtMs: null };
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), alerts: [alert] }));
+    const run = await loadRun(dir);
+    expect(renderReport(run)).toMatch(/<h3>Alerts<\/h3>.*svid-expired.*ato-tax-service in syd.*71\.3.*still firing/s);
+    expect(runMarkdown(run)).toContain("| critical | svid-expired | ato-tax-service in syd | 71.3 | still firing | SVID expired at 2026-12-04T18:00:00.000Z: cut off for new connections |");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), alerts: [] }));
+    expect(renderReport(await loadRun(dir))).toContain("No alert fired.");
+  });
+
   it("renders a run without phases, faults or ledger", async () => {
     const dir = join(root, "plain");
     unlinkSync(join(dir, "ledger.ndjson"));

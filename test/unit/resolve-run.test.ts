@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { BadInputError } from "../../lab/errors.ts";
 import { resolveRun } from "../../lab/runner.ts";
 import { diskExhaustion } from "../../scenarios/disk-exhaustion.ts";
 import type { Scenario } from "../../scenarios/scenario.ts";
@@ -39,5 +40,35 @@ describe("resolveRun with load-profile flags", () => {
     const rate = resolveRun(scenario, { replay: file, durationMs: 10_000 }).workload.rate;
     expect(rate).toMatchObject({ kind: "replay", file, scale: 1 });
     expect(rate.kind === "replay" && rate.trace).toEqual([20, 20, 40, 80, 80, 40, 20, 20, 10, 10]);
+  });
+});
+
+describe("resolveRun with faults of the identity plane", () => {
+  const scenario: Scenario = {
+    name: "t",
+    description: "",
+    topology: "one-region-mtls-short",
+    workload: {},
+    faults: [
+      { kind: "latency", target: { region: "syd" }, links: ["ato"], latencyMs: 5, at: 0, duration: "1s" },
+      { kind: "attestation-failure", target: { region: "syd" }, at: 0, duration: "1s" },
+      { kind: "forged-signature", target: { region: "syd" }, at: 0, duration: "1s" },
+    ],
+  };
+
+  it("runs them on an mTLS mesh", () => {
+    expect(resolveRun(scenario, {}).faults).toHaveLength(3);
+  });
+
+  it("refuses them on a plaintext mesh before anything starts, naming each", () => {
+    expect(() => resolveRun(scenario, { security: "plaintext" })).toThrow(BadInputError);
+    try {
+      resolveRun(scenario, { security: "plaintext" });
+    } catch (e) {
+      expect((e as BadInputError).problems).toEqual([
+        "faults[1].kind: attestation-failure acts on the identity plane, which a plaintext mesh has not",
+        "faults[2].kind: forged-signature acts on the identity plane, which a plaintext mesh has not",
+      ]);
+    }
   });
 });

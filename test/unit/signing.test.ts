@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FORGERY_SHAPES, forgedHeaders, selfSignedKey } from "../../chaos/forged.ts";
-import { FileSigner, SIGNATURE_HEADERS, SignatureError, signEvent, signingKeyOf, Verifier } from "../../generators/signing.ts";
+import { FileSigner, SIGNATURE_HEADERS, SignatureError, SvidExpiredError, signEvent, signingKeyOf, Verifier } from "../../generators/signing.ts";
 
 const TD = "spiffe://t.test";
 const TAX = `${TD}/ato/core-tax-service`;
@@ -142,5 +142,17 @@ describe("signed events", () => {
     writeFileSync(files.key, tax2.key);
     expect(s.current(10_000).chain).not.toBe(first);
     expect(new Verifier(bundle, allowed).verify(TOPIC, "e3", payload, s.sign(TOPIC, "e3", payload))).toBe(TAX);
+  });
+
+  it("signs nothing once its SVID expired and no new one came (a verifier would refuse it)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "meshlab-signer-"));
+    const files = { cert: join(dir, "svid.pem"), key: join(dir, "svid_key.pem") };
+    writeFileSync(files.cert, tax1.chain);
+    writeFileSync(files.key, tax1.key);
+    const s = new FileSigner(files);
+    const notAfter = Date.parse(new X509Certificate(tax1.chain).validTo);
+    expect(() => s.sign(TOPIC, "e4", payload, notAfter - 1_000)).not.toThrow();
+    expect(() => s.sign(TOPIC, "e5", payload, notAfter + 1_000)).toThrow(SvidExpiredError);
+    expect(() => s.sign(TOPIC, "e5", payload, notAfter + 1_000)).toThrow(/expired at .* no new one was issued/);
   });
 });

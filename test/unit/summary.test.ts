@@ -88,6 +88,18 @@ describe("renderSummary", () => {
     expect(lineStarting(text, "produceAck").trim().split(/\s+/)).toEqual(["produceAck", "1497", "1.50", "3.25", "7.13", "9.00", "11.00"]);
   });
 
+  it("lists the alerts a run raised, and whether any still fires", () => {
+    const alerts = [
+      { name: "spire-server-unreachable", severity: "critical" as const, subject: "spire-server syd", message: "not ready", firedAtMs: 22_400, resolvedAtMs: 33_000 },
+      { name: "svid-rotation-stalled", severity: "warning" as const, subject: "broker in syd", message: "expires in 9 s", firedAtMs: 30_100, resolvedAtMs: null },
+    ];
+    const t = renderSummary(result({ alerts }), "r.json");
+    expect(t).toContain("  alerts: 2 fired, 1 still firing");
+    expect(t).toContain("    CRIT +22.4 s spire-server-unreachable on spire-server syd (resolved +33.0 s)");
+    expect(t).toContain("    warn +30.1 s svid-rotation-stalled on broker in syd\n");
+    expect(text).not.toContain("alerts:");
+  });
+
   it('says "BREACHED" when the SLO failed and marks each failed check with its actual value', () => {
     expect(text).toContain("  SLO BREACHED");
     expect(text).toContain("    ok   latencyMs.clearance.p95 <= 300 (actual 251)");

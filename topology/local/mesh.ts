@@ -13,7 +13,7 @@ import { PROBE_TOPIC, primaryRegion, REGISTRY_JOURNAL_TOPIC, remoteTopic, replic
 import { installMirrorMaker } from "../mirrormaker/install.ts";
 import { MirrorMakerProcess } from "../mirrormaker/mirrormaker.ts";
 import { ReplicationProbe } from "../mirrormaker/probe.ts";
-import { redisVersion, StartedRedis } from "../redis/redis.ts";
+import { type RedisTls, redisVersion, StartedRedis } from "../redis/redis.ts";
 import { installApicurio, StartedRegistry } from "../registry/apicurio.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
 import { installToxiproxy, StartedToxiproxy } from "../toxiproxy/toxiproxy.ts";
@@ -104,7 +104,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
 
   let redis: StartedRedis | undefined;
   const redisStarting = plan.redis
-    ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis") }).then((r) => (redis = stack.use(r)))
+    ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
     : undefined;
   redisStarting?.catch(() => {});
   const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name))));
@@ -155,6 +155,13 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
 }
 
 /** Client certificate files of a workload, as the drivers take them. */
+/** Redis's SVID and the lab's, from the first region's SPIRE (one root, so every region's clients verify it). */
+const redisTls = (spire: StartedSpire | undefined): RedisTls | undefined => {
+  const r = spire?.regions[0];
+  const [server, lab] = [clientTls(r?.files("dedupe-store")), clientTls(r?.files("lab"))];
+  return server && lab ? { server, lab } : undefined;
+};
+
 export const clientTls = (f: SvidFiles | undefined): ClientTls | undefined => (f ? { cert: f.svid, key: f.key, ca: f.bundle } : undefined);
 
 /** Kafka's classpath, with the lab's SPIFFE plug-ins when the mesh runs mTLS. */

@@ -10,7 +10,7 @@ import { DisposableGroup, type ProcessHandle, type Supervisor, waitUntil } from 
 import { freePorts } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { renderAgentConf, renderHelperConf, renderServerConf, SVID_FILES } from "./config.ts";
-import { agentId, type IdentityPlane, renderEntries, type Workload } from "./identity.ts";
+import { agentId, type IdentityPlane, renderEntries, spiffeId, type Workload } from "./identity.ts";
 import { installSpire, type SpireInstall } from "./install.ts";
 
 /** Where a workload finds its current SVID: spiffe-helper rewrites these files on every rotation. */
@@ -127,6 +127,16 @@ export class SpireRegion implements AsyncDisposable {
     return join(this.sockets, "workload", "agent.sock");
   }
 
+  /** The server's readiness endpoint (its health_checks listener). */
+  get readyUrl(): string {
+    return `http://127.0.0.1:${this.#healthPort}/ready`;
+  }
+
+  /** Every workload with an identity (each has its SVID files in this region). */
+  workloads(): Workload[] {
+    return this.#ctx.plane.identities.map((i) => i.workload);
+  }
+
   files(workload: Workload): SvidFiles {
     const dir = join(this.secrets, "svid", workload);
     return { dir, svid: join(dir, SVID_FILES.svid), key: join(dir, SVID_FILES.key), bundle: join(dir, SVID_FILES.bundle) };
@@ -136,11 +146,11 @@ export class SpireRegion implements AsyncDisposable {
     [this.#port, this.#healthPort] = await freePorts(2) as [number, number];
     for (const d of ["workload", "admin"]) mkdirSync(join(this.sockets, d), { recursive: true });
     this.startServer();
-    await this.#serverHealthy();
+    await this.serverHealthy();
     await this.#createEntries();
     const token = await this.#joinToken();
     this.startAgent(token);
-    await this.#agentHealthy();
+    await this.agentHealthy();
     for (const id of this.#ctx.plane.identities) this.startHelper(id.workload);
     await this.#svidsWritten();
   }
@@ -172,12 +182,17 @@ export class SpireRegion implements AsyncDisposable {
   startHelper(workload: Workload): ProcessHandle {
     const running = this.helpers.get(workload);
     if (running?.running()) return running;
+    const h = this.startSidecar(workload, this.userOf(workload), this.files(workload).dir);
+    this.helpers.set(workload, h);
+    return h;
+  }
+
+  /** The Unix user a workload runs as (its `unix:uid` selector). */
+  userOf(workload: Workload): UnixUser {
     const id = this.#ctx.plane.identities.find((i) => i.workload === workload);
     const user = id && this.#ctx.users[id.user];
     if (!user) throw new Error(`no identity or user for ${workload}`);
-    const h = this.startSidecar(workload, user, this.files(workload).dir);
-    this.helpers.set(workload, h);
-    return h;
+    return user;
   }
 
   /**
@@ -207,7 +222,7 @@ export class SpireRegion implements AsyncDisposable {
     });
   }
 
-  async #serverHealthy(): Promise<void> {
+  async serverHealthy(): Promise<void> {
     await waitUntil(`spire-server ${this.name} healthy`, () => this.#cli("healthcheck", ["healthcheck"]).then(() => true, () => undefined), {
       timeoutMs: 30_000,
       intervalMs: 200,
@@ -223,6 +238,21 @@ export class SpireRegion implements AsyncDisposable {
     await this.#cli("entry create", ["entry", "create", "-data", file]);
   }
 
+  /**
+   * Points a workload's registration entry at another Unix uid (`undefined`: its own user's): with a uid nobody runs
+   * as, the agent can no longer attest the workload, so it issues it nothing new (chaos: attestation-failure).
+   */
+  async setEntryUid(workload: Workload, uid?: number): Promise<{ entryId: string; uid: number }> {
+    const own = this.userOf(workload).uid;
+    const spiffe = spiffeId(this.#ctx.plane, workload);
+    const shown = await this.#cli("entry show", ["entry", "show", "-spiffeID", spiffe]);
+    const entryId = /Entry ID\s*:\s*(\S+)/.exec(shown)?.[1];
+    if (!entryId) throw new InfraError({ component: `spire-server ${this.name}`, message: `no registration entry for ${spiffe}: ${shown.trim()}`, hint: "read the server log" });
+    const to = uid ?? own;
+    await this.#cli("entry update", ["entry", "update", "-entryID", entryId, "-spiffeID", spiffe, "-parentID", agentId(this.#ctx.plane, this.name), "-selector", `unix:uid:${to}`, "-x509SVIDTTL", String(Math.round(this.#ctx.plane.svidTtlMs / 1000))]);
+    return { entryId, uid: to };
+  }
+
   async #joinToken(): Promise<string> {
     const out = await this.#cli("token generate", ["token", "generate", "-spiffeID", agentId(this.#ctx.plane, this.name), "-ttl", "600"]);
     const token = /Token:\s*(\S+)/.exec(out)?.[1];
@@ -230,7 +260,7 @@ export class SpireRegion implements AsyncDisposable {
     return token;
   }
 
-  async #agentHealthy(): Promise<void> {
+  async agentHealthy(): Promise<void> {
     const agent = this.#ctx.install.agent;
     await waitUntil(`spire-agent ${this.name} attested`, () => promisify(execFile)(agent, ["healthcheck", "-socketPath", this.agentSocket]).then(() => true, () => undefined), {
       timeoutMs: 30_000,
