@@ -31,6 +31,22 @@ export async function installOnce(
   const dir = join(cacheRoot(), component, version);
   const marker = join(dir, ".installed");
   if (existsSync(marker)) return { component, version, dir };
+  // One install per folder in this process too: Kafka's is asked for by the mesh and by the SPIFFE plug-ins'
+  // install at once (seen on a fresh machine), and two would share (and delete) one scratch folder.
+  const running = inProcess.get(dir);
+  if (running) return running;
+  const p = installFresh(component, version, dir, marker, install);
+  inProcess.set(dir, p);
+  try {
+    return await p;
+  } finally {
+    inProcess.delete(dir);
+  }
+}
+
+const inProcess = new Map<string, Promise<Installed>>();
+
+async function installFresh(component: string, version: string, dir: string, marker: string, install: (dir: string) => Promise<void>): Promise<Installed> {
   // Another live process is installing it (a test and a run started together): wait for it, not build it twice.
   if (await otherInstall(dir, marker)) return { component, version, dir };
   const scratch = `${dir}.partial-${process.pid}`;

@@ -28,6 +28,18 @@ describe("installOnce", () => {
     expect(existsSync(join(again.dir, "bin"))).toBe(true);
   });
 
+  it("runs one install when the same process asks for it twice at once (both get it)", async () => {
+    let builds = 0;
+    const build = async (dir: string) => {
+      builds++;
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(join(dir, "bin"), "x");
+    };
+    const [a, b] = await Promise.all([installOnce("thing", "1.5", build), installOnce("thing", "1.5", build)]);
+    expect(builds).toBe(1);
+    expect(existsSync(join(a.dir, "bin")) && a.dir === b.dir).toBe(true);
+  });
+
   it("waits for another live process installing the same version instead of building it twice", async () => {
     const other = spawn("sleep", ["30"]);
     const dir = join(cache, "thing", "2.0");
