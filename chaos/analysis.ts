@@ -76,3 +76,27 @@ export function analyseGroup(opts: {
     window: { faultStartMs, faultEndMs },
   };
 }
+
+/** What happened to the requests intended while one fault lasted (from injection to the end of its heal). */
+export interface FaultRequests {
+  intended: number;
+  /** Failed at the source: never reached Kafka (e.g. the tax service could not sign, having no valid SVID). */
+  failed: number;
+  completed: number;
+}
+
+/** Each fault of the timeline with the requests intended during it; `usToRunMs` maps ledger µs onto the run's clock. */
+export function withRequests(faults: FaultRecord[], entries: readonly LedgerEntry[], usToRunMs: (us: number) => number): (FaultRecord & { requests: FaultRequests })[] {
+  return faults.map((f) => {
+    const requests: FaultRequests = { intended: 0, failed: 0, completed: 0 };
+    const end = f.endMs ?? Number.POSITIVE_INFINITY;
+    for (const e of entries) {
+      const at = usToRunMs(e.intendedUs);
+      if (at < f.startMs || at > end) continue;
+      requests.intended++;
+      if (e.error !== undefined) requests.failed++;
+      else if (e.completedUs.length) requests.completed++;
+    }
+    return { ...f, requests };
+  });
+}

@@ -83,7 +83,6 @@ class SvidProbe {
   refused = 0;
   firstRefusedMs: number | undefined;
   firstReason: string | undefined;
-  lastAccepted = false;
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
   #frozen: { probesAccepted: number; probesRefused: number; expiredDuringFault: Workload[]; renewedDuringFault: Workload[] } | undefined;
@@ -110,7 +109,6 @@ class SvidProbe {
       if (s.notAfterMs <= Date.now()) this.expired.add(w);
     }
     const h = await handshake(this.#host, this.#port, this.#files);
-    this.lastAccepted = h.accepted;
     if (h.accepted) this.accepted++;
     else {
       this.refused++;

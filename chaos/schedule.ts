@@ -32,6 +32,8 @@ export interface FaultRecord {
   /** `healed`, `healed-early` (the run ended or was aborted first), `not-injected`, `inject-failed: ...`, `heal-failed: ...`. */
   outcome: string;
   details?: Record<string, unknown>;
+  /** The requests intended while the fault lasted (added by the runner from the ledger: chaos/analysis.ts). */
+  requests?: { intended: number; failed: number; completed: number };
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));

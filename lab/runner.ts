@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { analyseGroup, readEngineHistory } from "../chaos/analysis.ts";
+import { analyseGroup, readEngineHistory, withRequests } from "../chaos/analysis.ts";
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
 import { IdentityWatch } from "../topology/spire/watch.ts";
@@ -320,7 +320,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...((await hostFacts) ? { hosts: await hostFacts } : {}),
     ...(chaos
       ? {
-          faults: chaos.timeline(),
+          faults: withRequests(chaos.timeline(), entries, (us) => us / 1000 - t0),
           consumerGroup: analyseGroup({
             entries,
             engines: readEngineHistory(flow?.engineEventFiles ?? [], startedAt.getTime()),

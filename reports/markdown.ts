@@ -1,4 +1,5 @@
 import { ALERT_COLUMNS, alertRow } from "../lab/alerts.ts";
+import { failedOf } from "./result.ts";
 import { deadLetterRows } from "./dead-letters.ts";
 import { securityOf } from "./result.ts";
 import { pctLabel, pctName, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "./analysis.ts";
@@ -55,7 +56,7 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
   out.push(mdTable(["metric", "phase", "count", ...REPORT_PERCENTILES.map(pctName), "max"], rows));
   if (r.faults?.length) {
     out.push("", "### Faults", "");
-    out.push(mdTable(["fault", "target", "from (s)", "to (s)", "outcome"], r.faults.map((f) => [f.kind, f.target, (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), f.outcome])));
+    out.push(mdTable(["fault", "target", "from (s)", "to (s)", "outcome", "requests failed"], r.faults.map((f) => [f.kind, f.target, (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), f.outcome, failedOf(f)])));
   }
   if (r.alerts?.length) out.push("", "### Alerts", "", mdTable(ALERT_COLUMNS, r.alerts.map(alertRow)));
   const drifts = runDrifts(run);

@@ -63,6 +63,9 @@ export interface RunResult {
   deadLetters?: DeadLetterResult;
 }
 
+/** A fault's failed requests for a table cell: "3 of 120" (intended while it lasted), or "" for older runs. */
+export const failedOf = (f: Pick<FaultRecord, "requests">): string => (f.requests ? `${f.requests.failed} of ${f.requests.intended}` : "");
+
 export function machineInfo(): RunResult["machine"] {
   const c = cpus();
   return {

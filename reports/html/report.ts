@@ -3,7 +3,7 @@ import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
-import { securityOf } from "../result.ts";
+import { failedOf, securityOf } from "../result.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
 
@@ -244,8 +244,8 @@ function faultTable(run: RunData): string {
   if (faults.length)
     parts.push(
       table(
-        ["fault", "target", "from (s)", "to (s)", "outcome"],
-        faults.map((f) => [esc(f.kind), esc(f.target), (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), esc(f.outcome)]),
+        ["fault", "target", "from (s)", "to (s)", "outcome", "requests failed"],
+        faults.map((f) => [esc(f.kind), esc(f.target), (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), esc(f.outcome), failedOf(f)]),
         "num",
       ),
     );

@@ -55,6 +55,10 @@ describe("./meshlab run spire-outage (SPIRE server down, attestation failing, ag
     expect(r.counts.errors).toBeGreaterThan(0);
     expect(r.counts).toMatchObject({ lost: 0, unexpected: 0, inFlight: 0 });
     expect(r.counts.completed + r.counts.errors).toBe(r.counts.intended);
+    // Per fault: nothing failed while only the server was down; requests failed while the tax service was cut off.
+    expect(server.requests?.failed).toBe(0);
+    expect(attestation.requests?.failed).toBeGreaterThan(0);
+    expect(agent.requests?.failed).toBeGreaterThan(0);
     for (const e of r.checker.evidence.errors) expect(e.error).toMatch(/SVID of .* expired at .* no new one was issued/);
     expect(readFileSync(join(out, "summary.md"), "utf8")).toContain("### Alerts");
   }, 480_000); // the scenario runs 160 s of traffic after a 60-70 s stand-up: about 4 min, twice that on a loaded box

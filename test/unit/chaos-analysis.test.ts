@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { analyseGroup, readEngineHistory } from "../../chaos/analysis.ts";
+import { analyseGroup, readEngineHistory, withRequests } from "../../chaos/analysis.ts";
+import { failedOf } from "../../reports/result.ts";
 import type { LedgerEntry } from "../../generators/ledger.ts";
 
 describe("the consumer-group analysis of a run", () => {
@@ -56,5 +57,30 @@ describe("the consumer-group analysis of a run", () => {
     // Each partition waited from the ack of its first request of the fault (10.01 s, 11.01 s) to its consumption (19.98 s).
     expect(g.stalls.map((s) => Math.round(s.longestMs))).toEqual([9_970, 8_970]);
     expect(g.longestStallMs).toBe(9_970);
+  });
+});
+
+describe("the requests of each fault", () => {
+  const entry = (seq: number, intendedMs: number, over: Partial<LedgerEntry> = {}): LedgerEntry => ({ eventId: `e${seq}`, seq, key: "k", intendedUs: intendedMs * 1000, completedUs: [], ...over });
+  const fault = (startMs: number, endMs: number | null) => ({ kind: "attestation-failure", target: "t", startMs, endMs, outcome: "healed" });
+
+  it("counts the requests intended from injection to the end of the heal: failed at the source, completed, neither", () => {
+    const entries = [
+      entry(1, 900, { completedUs: [1] }), // before
+      entry(2, 1_000, { error: "the SVID ... expired" }),
+      entry(3, 1_500, { completedUs: [2] }),
+      entry(4, 1_800), // acknowledged, not answered (yet)
+      entry(5, 2_000, { error: "x" }),
+      entry(6, 2_001, { error: "after" }),
+    ];
+    const [f] = withRequests([fault(1_000, 2_000)], entries, (us) => us / 1000);
+    expect(f?.requests).toEqual({ intended: 4, failed: 2, completed: 1 });
+    expect(failedOf(f as NonNullable<typeof f>)).toBe("2 of 4");
+    expect(failedOf({})).toBe("");
+  });
+
+  it("runs a fault never healed to the end of the ledger, on the run's clock", () => {
+    const [f] = withRequests([fault(10, null)], [entry(1, 5_000, { error: "e" }), entry(2, 9_000)], (us) => us / 1000 - 4_000);
+    expect(f?.requests).toEqual({ intended: 2, failed: 1, completed: 0 });
   });
 });
