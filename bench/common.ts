@@ -17,9 +17,8 @@ import { info, progress, } from "../lab/log.ts";
 import { exitedError, Supervisor, waitUntil } from "../lab/proc.ts";
 import { parseDuration } from "../lab/validate.ts";
 import { machineInfo } from "../reports/result.ts";
-import { installKafka, type KafkaInstall, kafkaJavaArgv } from "../topology/kafka/install.ts";
-import { installSpiffeJar } from "../topology/spire/install.ts";
-import { type Mesh, type StartedRegion, standUpMesh } from "../topology/local/mesh.ts";
+import { type KafkaInstall, kafkaJavaArgv } from "../topology/kafka/install.ts";
+import { kafkaWithPlugins, type Mesh, type StartedRegion, standUpMesh } from "../topology/local/mesh.ts";
 import { loadTopology, seedTopicConfig, type TopicSpec, type TopologySpec } from "../topology/spec.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -202,9 +201,8 @@ export async function withMesh<T>(
   try {
     mesh = await untilAborted(standing, abort.signal);
     standingUp = false;
-    const installed = await installKafka();
     // On mTLS Kafka's tools load the lab's SVID engine factory, so its jar goes on their classpath.
-    const kafka = spec.security === "mtls" ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
+    const kafka = await kafkaWithPlugins(spec);
     const region = mesh.region();
     return await body({
       name: opts.name,

@@ -1,12 +1,13 @@
-import { X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { nodeTlsOptions } from "../generators/drivers/driver.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
 import { LAB_CLASS } from "../topology/plan.ts";
 import type { Workload } from "../topology/spire/identity.ts";
 import type { SpireRegion, SvidFiles } from "../topology/spire/spire.ts";
+import { svidOf } from "../topology/spire/watch.ts";
 import type { Injection } from "./schedule.ts";
 
 /** A uid no user of the machine has: an entry pointed at it matches no process (its attestation fails). */
@@ -45,7 +46,7 @@ export function handshake(host: string, port: number, files: SvidFiles, timeoutM
     };
     let socket: ReturnType<typeof tlsConnect>;
     try {
-      socket = tlsConnect({ host, port, cert: readFileSync(files.svid), key: readFileSync(files.key), ca: readFileSync(files.bundle), checkServerIdentity: () => undefined });
+      socket = tlsConnect({ host, port, ...nodeTlsOptions({ cert: files.svid, key: files.key, ca: files.bundle }) });
     } catch (e) {
       return resolve({ accepted: false, reason: `no usable SVID files: ${(e as Error).message}` });
     }
@@ -55,16 +56,6 @@ export function handshake(host: string, port: number, files: SvidFiles, timeoutM
     socket.once("error", (e: NodeJS.ErrnoException) => finish({ accepted: false, reason: e.code ?? e.message }));
     socket.once("close", () => finish({ accepted: false, reason: "closed by the broker" }));
   });
-}
-
-/** An SVID file's serial and expiry now, or undefined when it cannot be read. */
-export function svidOf(file: string): { serial: string; notAfterMs: number } | undefined {
-  try {
-    const c = new X509Certificate(readFileSync(file));
-    return { serial: c.serialNumber, notAfterMs: Date.parse(c.validTo) };
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -56,11 +56,6 @@ export class AlertBook {
   list(): Alert[] {
     return this.#alerts.map((a) => ({ ...a }));
   }
-
-  /** The first alert of a rule about a subject fired at or after `fromMs`, if any. */
-  firstAfter(name: string, subject: string, fromMs: number): Alert | undefined {
-    return this.#alerts.find((a) => a.name === name && a.subject === subject && a.firedAtMs >= fromMs);
-  }
 }
 
 /** The columns every report draws an alert in. */

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { InfraError } from "./errors.ts";
 import { progress } from "./log.ts";
+import { pidAlive } from "./proc.ts";
 
 /** Root of the download cache, shared by every checkout (`MESHLAB_CACHE` overrides it). */
 export const cacheRoot = (): string => process.env.MESHLAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "meshlab");
@@ -66,15 +67,6 @@ async function installFresh(component: string, version: string, dir: string, mar
   }
   return { component, version, dir };
 }
-
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 /**
  * Waits while another live process has a scratch folder of this install (`<dir>.partial-<pid>`); true if that

@@ -66,6 +66,16 @@ const procArgv = (pid: number): string[] | undefined => {
   }
 };
 
+/** Whether a process with this pid exists (one of another user counts). */
+export const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
 /** True while `pid` is the very process that was recorded: same start time, same command line. */
 function isSameProcess(p: { pid: number; startTime: string; argv?: string[] }): boolean {
   if (procStat(p.pid) !== p.startTime) return false;

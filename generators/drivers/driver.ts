@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 /**
  * The small interface the generators use to talk to Kafka. Two drivers implement it: `confluent` (librdkafka via
  * @confluentinc/kafka-javascript: cooperative-sticky, KIP-848, the default) and `kafkajs` (pure JS, eager only).
@@ -15,6 +16,17 @@ export interface ClientTls {
   key: string;
   ca: string;
 }
+
+/**
+ * Node's TLS options (tls.connect, node-redis) presenting a workload's SVID files as they are now. No hostname
+ * check, as for librdkafka: SVIDs name a SPIFFE ID, links are IPs; the chain is still checked against the bundle.
+ */
+export const nodeTlsOptions = (tls: ClientTls): { cert: Buffer; key: Buffer; ca: Buffer; checkServerIdentity: () => undefined } => ({
+  cert: readFileSync(tls.cert),
+  key: readFileSync(tls.key),
+  ca: readFileSync(tls.ca),
+  checkServerIdentity: () => undefined,
+});
 
 /** Where a client connects: a bootstrap list and, on an mTLS mesh, its workload's SVID files. */
 export interface KafkaAccess {

@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { createClient } from "redis";
-import type { ClientTls } from "../../generators/drivers/driver.ts";
+import { type ClientTls, nodeTlsOptions } from "../../generators/drivers/driver.ts";
 import { join } from "node:path";
 import { InfraError } from "../../lab/errors.ts";
 import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
@@ -32,7 +32,7 @@ export interface RedisTls {
 function ping(at: Endpoint, tls?: ClientTls): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tls
-      ? tlsConnect({ host: at.host, port: at.port, cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), checkServerIdentity: () => undefined })
+      ? tlsConnect({ host: at.host, port: at.port, ...nodeTlsOptions(tls) })
       : createConnection(at.port, at.host);
     const done = (ok: boolean) => {
       s.destroy();
@@ -130,8 +130,8 @@ export class StartedRedis implements AsyncDisposable {
 }
 
 /** node-redis options for a client: mutual TLS with the workload's SVID files on an mTLS mesh. */
-export function redisSocket(tls: ClientTls | undefined): { tls: true; cert: Buffer; key: Buffer; ca: Buffer; checkServerIdentity: () => undefined } | Record<string, never> {
-  return tls ? { tls: true, cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), checkServerIdentity: () => undefined } : {};
+export function redisSocket(tls: ClientTls | undefined): ({ tls: true } & ReturnType<typeof nodeTlsOptions>) | Record<string, never> {
+  return tls ? { tls: true, ...nodeTlsOptions(tls) } : {};
 }
 
 /** One command over a short-lived mutual-TLS client (the lab's SVID). */

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { InfraError } from "../../lab/errors.ts";
 import { runTool } from "../../lab/install.ts";
 import { progress } from "../../lab/log.ts";
-import { DisposableGroup, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { DisposableGroup, pidAlive, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
 import { freePorts } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { renderAgentConf, renderHelperConf, renderServerConf, SVID_FILES } from "./config.ts";
@@ -85,15 +85,6 @@ export function removeStaleSecrets(dir = tmpdir()): string[] {
   }
   return removed;
 }
-
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 type SpireRegionCtx = { plane: IdentityPlane; install: SpireInstall; supervisor: Supervisor; root: { cert: string; key: string }; users: Record<string, UnixUser> };
 

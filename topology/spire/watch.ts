@@ -37,6 +37,16 @@ export function identityConditions(observations: IdentityObservation[], nowMs: n
   return out;
 }
 
+/** An SVID file's serial and expiry now, or undefined when it cannot be read. */
+export function svidOf(file: string): { serial: string; notAfterMs: number } | undefined {
+  try {
+    const c = new X509Certificate(readFileSync(file));
+    return { serial: c.serialNumber, notAfterMs: Date.parse(c.validTo) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** An SVID file's expiry, parsed again only when the file changed. */
 class SvidExpiry {
   readonly file: string;
@@ -46,17 +56,12 @@ class SvidExpiry {
     this.file = file;
   }
   read(): number | null {
-    try {
-      const m = statSync(this.file).mtimeMs;
-      if (m !== this.#mtimeMs) {
-        this.#notAfterMs = Date.parse(new X509Certificate(readFileSync(this.file)).validTo);
-        this.#mtimeMs = m;
-      }
-      return this.#notAfterMs;
-    } catch {
-      // Absent, or half-written by a rotation: what was last read stands until the next look.
-      return this.#mtimeMs < 0 ? null : this.#notAfterMs;
-    }
+    const m = statSync(this.file, { throwIfNoEntry: false })?.mtimeMs;
+    if (m === undefined || m === this.#mtimeMs) return this.#notAfterMs;
+    // Half-written by a rotation: what was last read stands until the next look.
+    const s = svidOf(this.file);
+    if (s) [this.#notAfterMs, this.#mtimeMs] = [s.notAfterMs, m];
+    return this.#notAfterMs;
   }
 }
 
