@@ -74,15 +74,17 @@ describe("Redis on mutual TLS", () => {
     }
   });
 
-  it("refuses a client without a certificate", async () => {
-    const refused = await new Promise<string>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port, ca: readFileSync(server.ca), checkServerIdentity: () => undefined });
-      s.once("secureConnect", () => s.write("PING\r\n"));
-      s.once("data", (d) => resolve(`answered ${d.toString().trim()}`));
-      s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-      s.once("close", () => resolve("closed"));
-    });
-    expect(refused).not.toMatch(/^answered/);
+  it("refuses a client without a certificate, and answers the same PING from one with a certificate", async () => {
+    const ping = (cert?: ClientTls) =>
+      new Promise<string>((resolve) => {
+        const s = connect({ host: "127.0.0.1", port, ca: readFileSync(server.ca), checkServerIdentity: () => undefined, ...(cert ? { cert: readFileSync(cert.cert), key: readFileSync(cert.key) } : {}) });
+        s.once("secureConnect", () => s.write("PING\r\n"));
+        s.once("data", (d) => resolve(`answered ${d.toString().trim()}`));
+        s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        s.once("close", () => resolve("closed"));
+      });
+    expect(await ping(engine)).toBe("answered +PONG");
+    expect(await ping()).not.toMatch(/^answered/);
   });
 
   it("serves a rotated certificate without a restart when its SVID file is rewritten", async () => {

@@ -61,14 +61,17 @@ describe("resolveRun with faults of the identity plane", () => {
   });
 
   it("refuses them on a plaintext mesh before anything starts, naming each", () => {
-    expect(() => resolveRun(scenario, { security: "plaintext" })).toThrow(BadInputError);
-    try {
-      resolveRun(scenario, { security: "plaintext" });
-    } catch (e) {
-      expect((e as BadInputError).problems).toEqual([
-        "faults[1].kind: attestation-failure acts on the identity plane, which a plaintext mesh has not",
-        "faults[2].kind: forged-signature acts on the identity plane, which a plaintext mesh has not",
-      ]);
-    }
+    const refusal = (() => {
+      try {
+        resolveRun(scenario, { security: "plaintext" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(BadInputError);
+    expect((refusal as BadInputError).problems).toEqual([
+      "faults[1].kind: attestation-failure acts on the identity plane, which a plaintext mesh has not",
+      "faults[2].kind: forged-signature acts on the identity plane, which a plaintext mesh has not",
+    ]);
   });
 });
