@@ -361,7 +361,7 @@ describe("loadTopology", () => {
     expect(loadTopology("one-region-split-roles").regions[0]?.nodes).toHaveLength(6);
   });
 
-  it("names a missing spec file as bad input", () => {
-    expect(() => loadTopology("no-such-topology")).toThrow(/no topology spec topology\/specs\/no-such-topology.json/);
+  it("names a missing spec as bad input", () => {
+    expect(() => loadTopology("no-such-topology")).toThrow(/no topology spec "no-such-topology"/);
   });
 });
