@@ -47,7 +47,7 @@ Options:
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
-  --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
+  --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
