@@ -102,7 +102,6 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
       const scenario = looksLikePath(name) ? await loadScenarioFile(name) : findScenario(name);
-      if (overrides.topology) loadTopology(overrides.topology); // a bad --topology is reported before anything starts
       if (scenario.variants) return runVariants(scenario, overrides);
       return runScenario(resolveRun(scenario, overrides), overrides);
     },
