@@ -7,7 +7,7 @@
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
-import { Codec } from "./codec.ts";
+import { Codec, type ReaderSchema } from "./codec.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
 import { FileSigner, Verifier } from "./signing.ts";
@@ -28,6 +28,11 @@ export interface EngineConfig {
   registryUrl: string;
   /** Registered by the lab's schema deployment step before any engine starts. */
   responseSchemaId: number;
+  /**
+   * The assessment schema the engine is built for (its reader schema): every writer version is read through it,
+   * so a compatible new version decodes without a redeploy. Absent: decoded with the writer's schema.
+   */
+  assessmentReader?: ReaderSchema;
   groupId: string;
   consumer: ClientProps;
   seed: number;
@@ -55,6 +60,9 @@ export interface EngineConfig {
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
 const emit = (event: string, fields: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), event, ...fields })}\n`);
+
+/** The writer's schema id of a registry-framed value (`sid` in the history), so decodes can be counted per version. */
+const schemaIdOf = (v: Buffer | null | undefined): { sid?: number } => (v && v.length >= 5 && v[0] === 0 ? { sid: v.readInt32BE(1) } : {});
 
 export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>> {
   const driver = await loadDriver(cfg.driver);
@@ -88,7 +96,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   const deadLetters = new ConsumerDeadLetters({ send: (r) => producer.send(r), dlqTopic: cfg.topics.dlq ?? dlqTopicOf(cfg.topics.assessment), by: cfg.instance });
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
-    history({ type: "consumed", p: r.partition, o: Number(r.offset) });
+    history({ type: "consumed", p: r.partition, o: Number(r.offset), ...schemaIdOf(r.value) });
     const delivered = r.headers["event-id"];
     if (delivered) {
       let waited = false;
@@ -131,7 +139,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     }
     let a: TaxAssessment;
     try {
-      a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));
+      a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0), cfg.assessmentReader);
     } catch (e) {
       stats.undecodable++;
       // A poison pill: raw bytes to the DLQ, acknowledged before the handler returns (the offset moves past it).

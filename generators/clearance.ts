@@ -39,6 +39,16 @@ interface Pending {
   dueUs: number;
 }
 
+/**
+ * The assessment schema version the ATO producers write with: its registry id, and the fields that version adds
+ * to each assessment (v1, the flow's own schema, adds none).
+ */
+export interface AssessmentWriter {
+  schemaId: number;
+  version: number;
+  extend?: (a: TaxAssessment, seq: number) => Record<string, unknown>;
+}
+
 /** One region's part of the flow: its Centrelink engines, its ATO tax engine and (while it takes writes) a producer. */
 interface Site {
   region: StartedRegion;
@@ -78,7 +88,7 @@ export class ClearanceFlow implements AsyncDisposable {
   #writeRegions: string[];
   #supervisor: Supervisor | undefined;
   #runDir = "";
-  #assessmentSchemaId = -1;
+  #writer: AssessmentWriter = { schemaId: -1, version: 1 };
   #responseSchemaId = -1;
   #driver: KafkaDriver | undefined;
   /** Requests intended before this time are warm-up: checked, but not in the latency histograms. */
@@ -102,7 +112,15 @@ export class ClearanceFlow implements AsyncDisposable {
 
   /** The registry id of the assessment schema producers encode with (after `start`). */
   get assessmentSchemaId(): number {
-    return this.#assessmentSchemaId;
+    return this.#writer.schemaId;
+  }
+
+  /**
+   * Switches the ATO producers to another registered version of the assessment schema: every request fired from
+   * now on is encoded with it (a schema rollout; the ledger records each request's schema id).
+   */
+  useAssessmentWriter(w: AssessmentWriter): void {
+    this.#writer = w;
   }
 
   /** When measuring starts (after warm-up), on the monotonic clock in µs. */
@@ -130,7 +148,7 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#runDir = runDir;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
     const schemas = SCHEMAS[w.encoding ?? "avro"];
-    this.#assessmentSchemaId = await codec.register(w.topics.assessment, schemas.assessment, schemas.type);
+    this.#writer = { schemaId: await codec.register(w.topics.assessment, schemas.assessment, schemas.type), version: 1 };
     this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
     this.#driver = await loadDriver(w.driver);
     const multi = this.#mesh.regions.length > 1;
@@ -189,6 +207,7 @@ export class ClearanceFlow implements AsyncDisposable {
       ...(klass !== "centrelink" ? { consumerBootstrap: site.region.bootstrap(klass) } : {}),
       registryUrl: site.region.registry.ccompatUrl,
       responseSchemaId: this.#responseSchemaId,
+      assessmentReader: { type: SCHEMAS[w.encoding ?? "avro"].type, schema: SCHEMAS[w.encoding ?? "avro"].assessment },
       groupId: w.centrelink.groupId,
       consumer: w.centrelink.consumer,
       seed: w.seed,
@@ -400,7 +419,7 @@ export class ClearanceFlow implements AsyncDisposable {
       topic: w.topics.assessment,
       next: async () => {
         const a = factory.next(Date.now());
-        return { key: a.tfn, value: await codec.encode(this.#assessmentSchemaId, a) };
+        return { key: a.tfn, value: await codec.encode(this.#writer.schemaId, a) };
       },
     };
   }
@@ -409,8 +428,7 @@ export class ClearanceFlow implements AsyncDisposable {
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
-    const schemaId = this.#assessmentSchemaId;
-    if (schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
+    if (this.#writer.schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.
     const schedule = new Schedule(w.rate, { durationMs: w.durationMs, warmupMs: w.warmupMs });
@@ -431,21 +449,23 @@ export class ClearanceFlow implements AsyncDisposable {
           continue;
         }
         // Everything due is sent now; latency counts from dueUs, so falling behind shows as latency.
-        this.#fire(i++, dueUs, codec, schemaId, factory);
+        this.#fire(i++, dueUs, codec, factory);
       }
     } finally {
       clearInterval(flusher);
     }
   }
 
-  #fire(seq: number, dueUs: number, codec: Codec, schemaId: number, factory: AssessmentFactory): void {
-    const a = factory.next(Date.now());
+  #fire(seq: number, dueUs: number, codec: Codec, factory: AssessmentFactory): void {
+    const { schemaId, extend } = this.#writer;
+    const base = factory.next(Date.now());
+    const a = extend ? ({ ...base, ...extend(base, seq) } as TaxAssessment) : base;
     const traceparent = factory.traceparent();
     if (picksMismatch(this.#w.seed, seq, this.#w.schemaMismatch?.share ?? 0)) {
       this.#fireMismatch(seq, a, traceparent, codec, schemaId);
       return;
     }
-    const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs });
+    const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs, schemaId });
     const headers = { "event-id": a.eventId, traceparent };
     this.#pending.set(a.eventId, { region: this.#regionOf(a.tfn), key: a.tfn, value: Buffer.alloc(0), headers, dueUs });
     codec.encode(schemaId, a).then(

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { ENCODINGS, type Encoding } from "../generators/codec.ts";
 import { NAMED_PROFILES } from "../generators/profiles.ts";
 import { scenarios, findScenario } from "../scenarios/index.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
@@ -26,7 +27,7 @@ export interface Command {
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
+    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
 
 Options:
@@ -42,6 +43,7 @@ Options:
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
   --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
+  --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -57,6 +59,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       driver: { type: "string" },
       consumers: { type: "string" },
       security: { type: "string" },
+      encoding: { type: "string" },
       soak: { type: "boolean" },
     },
     async run(v, pos) {
@@ -87,7 +90,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         out: v.out as string | undefined,
         driver: v.driver as string | undefined,
         security: v.security as "mtls" | "plaintext" | undefined,
+        encoding: v.encoding as Encoding | undefined,
       };
+      if (v.encoding !== undefined && !(ENCODINGS as readonly unknown[]).includes(v.encoding)) problems.push(`--encoding ${v.encoding}: expected ${ENCODINGS.join(" or ")}`);
       if (v.security !== undefined && v.security !== "mtls" && v.security !== "plaintext") problems.push(`--security ${v.security}: expected mtls or plaintext`);
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))

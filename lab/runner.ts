@@ -13,6 +13,7 @@ import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/cl
 import type { LedgerEntry } from "../generators/ledger.ts";
 import { loadDriver, withTls } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
+import type { Encoding } from "../generators/codec.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
@@ -48,6 +49,8 @@ export interface RunOverrides {
   consumers?: number;
   /** Overrides the topology's `security` (the bench runs one scenario both ways). */
   security?: "mtls" | "plaintext";
+  /** Overrides the workload's payload encoding. */
+  encoding?: Encoding;
 }
 
 export interface ResolvedRun {
@@ -81,10 +84,11 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   if (o.scale !== undefined) w.rate = { ...((w.rate as object | undefined) ?? { kind: "constant", perSecond: 50 }), scale: o.scale };
   if (o.seed !== undefined) w.seed = o.seed;
   if (o.driver !== undefined) w.driver = o.driver;
+  if (o.encoding !== undefined) w.encoding = o.encoding;
   if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };
   const workload = parseWorkload(w, `scenario ${scenario.name}`);
   const slo = scenario.slo ?? DEFAULT_SLO;
-  validateSlo(slo, LATENCY_METRICS, COUNT_NAMES);
+  validateSlo(slo, LATENCY_METRICS, [...COUNT_NAMES, ...(scenario.counts ?? [])]);
   for (const r of workload.regions)
     if (!topology.regions.some((x) => x.name === r))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload.regions: no region "${r}" in topology ${topology.name}`], `use one of ${topology.regions.map((x) => x.name).join(", ")}`);
@@ -278,10 +282,13 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const needHistory = phaseStarts.length > 0 || chaos !== undefined || (scenario.analyse !== undefined && flow !== undefined);
   const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
+  let scenarioCounts: Record<string, number> = {};
   if (scenario.analyse && flow) {
     try {
       const history = { entries, unexpected: [] };
-      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, state, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
+      const { counts: own, ...figures } = scenario.analyse({ history, findings, state, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo });
+      scenarioCounts = (own as Record<string, number> | undefined) ?? {};
+      scenarioResult = { ...findings, ...figures };
     } catch (e) {
       warn(`the scenario's analysis failed: ${(e as Error).message}`);
       scenarioResult = { ...findings, analysisError: (e as Error).message };
@@ -296,9 +303,9 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
     monotonicOriginUs: Math.round(t0 * 1000),
-    counts: { ...check.counts, ...deadLetters?.counts },
+    counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts },
     latencyMs,
-    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts } }),
+    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts } }),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
     ...(phaseStarts.length
       ? {

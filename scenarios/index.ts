@@ -9,6 +9,7 @@ import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
+import { schemaEvolution } from "./schema-evolution.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
 import { spireOutage } from "./spire-outage.ts";
 
@@ -25,6 +26,7 @@ export const scenarios: Record<string, Scenario> = {
   [poisonPill.name]: poisonPill,
   [deadLetters.name]: deadLetters,
   [clearanceProtobuf.name]: clearanceProtobuf,
+  [schemaEvolution.name]: schemaEvolution,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
 };
