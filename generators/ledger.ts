@@ -27,6 +27,15 @@ export interface LedgerEntry {
   outcome?: string;
   /** The registry id of the schema the request was encoded with (a schema rollout changes it mid-run). */
   schemaId?: number;
+  /**
+   * With a decision budget (`workload.ato.budgetMs`): how the ATO tax engine decided, when, and the outcome it
+   * decided provisionally (generators/reconciliation.ts). A provisional or pending decision is reconciled by the
+   * first completion; `discrepancy` says the final outcome contradicted the provisional one.
+   */
+  decision?: "final" | "provisional" | "pending";
+  decidedUs?: number;
+  provisionalOutcome?: string;
+  discrepancy?: boolean;
 }
 
 export interface UnexpectedResponse {

@@ -1,6 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { activeActive } from "./active-active.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
+import { consumerTimeout, consumerTimeoutLastOutcome } from "./consumer-timeout.ts";
 import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
@@ -27,6 +28,8 @@ export const scenarios: Record<string, Scenario> = {
   [deadLetters.name]: deadLetters,
   [clearanceProtobuf.name]: clearanceProtobuf,
   [schemaEvolution.name]: schemaEvolution,
+  [consumerTimeout.name]: consumerTimeout,
+  [consumerTimeoutLastOutcome.name]: consumerTimeoutLastOutcome,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
 };
