@@ -632,7 +632,15 @@ export class ClearanceFlow implements AsyncDisposable {
       JSON.stringify({ eventId: entry.eventId, tfn: entry.key, decision: entry.decision, provisionalOutcome: entry.provisionalOutcome ?? null, budgetMs: this.#w.ato.budgetMs, decidedAt: Date.now() }),
     );
     this.retryEvents.sent++;
-    site.producer.send({ topic, key: entry.key, value, headers: { "event-id": entry.eventId, "content-type": "application/json" } }).then(
+    let headers: Record<string, string> = { "event-id": entry.eventId, "content-type": "application/json" };
+    try {
+      // Signed like every event the tax service writes (mTLS meshes), for the retry topic.
+      if (site.signer) headers = { ...headers, ...site.signer.sign(topic, entry.eventId, value) };
+    } catch {
+      this.retryEvents.failed++; // no valid SVID: the retry event cannot be vouched for, so it is not sent
+      return;
+    }
+    site.producer.send({ topic, key: entry.key, value, headers }).then(
       () => void this.retryEvents.acked++,
       () => void this.retryEvents.failed++,
     );

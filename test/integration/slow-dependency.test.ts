@@ -12,7 +12,9 @@ describe("./meshlab run consumer-timeout-last-outcome", () => {
     const cli = meshlab(["run", "consumer-timeout-last-outcome", "--duration", "8s", "--rate", "20", "--out", out]);
     expect(await cli.exited, cli.output()).toBe(0); // SLO: nothing lost, unreconciled or undecided (no latency check)
     const r = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as RunResult;
-    expect(r.faults?.map((f) => [f.kind, f.outcome])).toEqual([["slow-dependency", "healed"]]);
+    // Injected, and healed (early when the load and drain end inside its 10 s window, as they do at --duration 8s).
+    expect(r.faults?.map((f) => f.kind)).toEqual(["slow-dependency"]);
+    expect(["healed", "healed-early"]).toContain(r.faults?.[0]?.outcome);
     const c = r.reconciliation;
     if (!c) throw new Error("no reconciliation in result.json");
     const early = c.provisional + c.pending;
