@@ -70,8 +70,8 @@ const emit = (event: string, fields: Record<string, unknown> = {}) =>
 const schemaIdOf = (v: Buffer | null | undefined): { sid?: number } => (v && v.length >= 5 && v[0] === 0 ? { sid: v.readInt32BE(1) } : {});
 
 export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>> {
-  const driver = await loadDriver(cfg.driver);
-  const codec = new Codec(cfg.registryUrl);
+  const driver = await loadDriver(cfg.driver, { onRotate: (e) => emit("svid-rotated", { ...e }) });
+  const codec = new Codec(cfg.registryUrl, cfg.tls);
   const responseSchemaId = cfg.responseSchemaId;
   const debts = new DebtRegistry(cfg.seed, population(cfg.seed, cfg.population));
   const f = newFaker(cfg.seed * 1000 + Number(/\d+$/.exec(cfg.instance)?.[0] ?? 0));

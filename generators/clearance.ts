@@ -15,6 +15,7 @@ import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } f
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer, withTls } from "./drivers/driver.ts";
 import { ensureDlqTopic } from "./dlq-audit.ts";
+import type { RotationEvent } from "./drivers/rotation.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { EligibilityCache, type Outcome, Reconciler } from "./reconciliation.ts";
 import { describeRate } from "./profiles.ts";
@@ -79,6 +80,8 @@ interface Site {
  */
 export class ClearanceFlow implements AsyncDisposable {
   readonly ledger = new Ledger();
+  /** The flow's own clients (the ATO tax service's producers, the tax engine's consumers) made again on SVID rotation. */
+  readonly rotations: RotationEvent[] = [];
   /** Payloads the ATO producer got wrong (the schema-mismatch row) and where they went. */
   readonly deadLetters: ProducerDeadLetters;
   readonly #w: WorkloadSpec;
@@ -166,12 +169,12 @@ export class ClearanceFlow implements AsyncDisposable {
     const w = this.#w;
     this.#supervisor = supervisor;
     this.#runDir = runDir;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("lab"));
     const schemas = SCHEMAS[w.encoding ?? "avro"];
     this.#writer = { schemaId: await codec.register(w.topics.assessment, schemas.assessment, schemas.type), version: 1 };
     this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
     if (this.#reconciler && w.topics.retry) await this.#createRetryTopic(w.topics.retry);
-    this.#driver = await loadDriver(w.driver);
+    this.#driver = await loadDriver(w.driver, { onRotate: (e) => this.rotations.push(e) });
     const multi = this.#mesh.regions.length > 1;
     const done = progress(
       `starting ${w.centrelink.instances} Centrelink engine(s) and the ATO tax engine in ${this.#writeRegions.join(", ")} (${w.driver} driver${multi ? "" : ""})`,
@@ -325,8 +328,8 @@ export class ClearanceFlow implements AsyncDisposable {
     const site = this.#site(region);
     if (site.taxEngine) throw new Error(`the ATO tax engine of ${region} is already running`);
     const driver = this.#driver ?? (await loadDriver(this.#w.driver));
-    const codec = new Codec(site.region.registry.ccompatUrl);
     const tls = site.region.tls("ato-tax-engine");
+    const codec = new Codec(site.region.registry.ccompatUrl, tls);
     const c = await driver.consumer({
       bootstrap: site.region.bootstrap("ato"),
       clientId: `ato-tax-engine-${region}`,
@@ -449,7 +452,7 @@ export class ClearanceFlow implements AsyncDisposable {
    */
   foreignAssessments(): AssessmentSource {
     const w = this.#w;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("lab"));
     const factory = new AssessmentFactory(w.seed + 7_919, population(w.seed, w.population));
     return {
       topic: w.topics.assessment,
@@ -463,7 +466,7 @@ export class ClearanceFlow implements AsyncDisposable {
   /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("ato-tax-service"));
     if (this.#writer.schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.

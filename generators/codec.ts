@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import { InfraError } from "../lab/errors.ts";
+import type { ClientTls } from "./drivers/driver.ts";
 import { decodeMessage, encodeMessage, frame, ProtoFile, unframe } from "./protobuf.ts";
+import { agentFor, getJson, requestJson, type SvidAgent } from "./svid-https.ts";
 
 const schemaDir = new URL("./schemas/", import.meta.url).pathname;
 export const ASSESSMENT_SCHEMA = readFileSync(`${schemaDir}tax-assessment.avsc`, "utf8");
@@ -55,9 +57,13 @@ export class Codec {
   readonly #byId = new Map<number, Promise<RegisteredSchema>>();
   readonly #readers = new Map<string, ProtoFile | object>();
 
-  constructor(ccompatUrl: string) {
+  readonly #agent: SvidAgent | undefined;
+
+  /** `tls`: the workload's SVID, presented to a registry that serves HTTPS (an mTLS mesh). */
+  constructor(ccompatUrl: string, tls?: ClientTls) {
     this.url = ccompatUrl;
-    this.registry = new SchemaRegistry({ host: ccompatUrl, retry: { retries: 5, initialRetryTimeInSecs: 0.2 } });
+    this.#agent = agentFor(ccompatUrl, tls);
+    this.registry = new SchemaRegistry({ host: ccompatUrl, retry: { retries: 5, initialRetryTimeInSecs: 0.2 }, ...(this.#agent ? { agent: this.#agent } : {}) });
   }
 
   /**
@@ -88,41 +94,37 @@ export class Codec {
    * evidence. Only an unreachable registry throws.
    */
   async tryRegister(topic: string, schema: string, type: "AVRO" | "PROTOBUF"): Promise<Registration> {
-    const url = `${this.url}/subjects/${encodeURIComponent(`${topic}-value`)}/versions`;
-    let r: Response;
-    try {
-      r = await fetch(url, { method: "POST", headers: { "content-type": "application/vnd.schemaregistry.v1+json" }, body: JSON.stringify({ schema, schemaType: type }) });
-    } catch (e) {
-      throw new InfraError({ component: "schema registry", message: `POST ${url}: ${(e as Error).message}`, hint: "is the registry up? its log is in the run directory", cause: e });
-    }
-    const text = await r.text();
-    let body: { id?: number; error_code?: number; message?: string } = {};
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {}
-    if (r.ok && typeof body.id === "number") return { accepted: true, status: r.status, id: body.id };
-    return { accepted: false, status: r.status, ...(body.error_code !== undefined ? { errorCode: body.error_code } : {}), message: body.message ?? text.slice(0, 2_000) };
+    const r = await this.#call<{ id?: number; error_code?: number; message?: string }>("POST", `/subjects/${encodeURIComponent(`${topic}-value`)}/versions`, { schema, schemaType: type });
+    if (r.status === 200 && typeof r.body?.id === "number") return { accepted: true, status: r.status, id: r.body.id };
+    return { accepted: false, status: r.status, ...(r.body?.error_code !== undefined ? { errorCode: r.body.error_code } : {}), message: r.body?.message ?? r.text.slice(0, 2_000) };
   }
 
   /** The version numbers a topic's subject holds in the registry. */
   async versions(topic: string): Promise<number[]> {
-    const r = await fetch(`${this.url}/subjects/${encodeURIComponent(`${topic}-value`)}/versions`);
-    if (!r.ok) throw new Error(`GET versions of ${topic}-value: the registry answered ${r.status}`);
-    return (await r.json()) as number[];
+    const r = await this.#call<number[]>("GET", `/subjects/${encodeURIComponent(`${topic}-value`)}/versions`);
+    if (r.status !== 200 || !r.body) throw new InfraError({ component: "schema registry", message: `versions of ${topic}-value: HTTP ${r.status} ${r.text.slice(0, 300)}`, hint: "is the registry up? its log is in the run directory" });
+    return r.body;
   }
 
   /** Sets a topic's subject's compatibility level (`FULL`, `BACKWARD` ...): a governance step, recorded by whoever takes it. */
   async setCompatibility(topic: string, level: string): Promise<void> {
-    const url = `${this.url}/config/${encodeURIComponent(`${topic}-value`)}`;
-    const r = await fetch(url, { method: "PUT", headers: { "content-type": "application/vnd.schemaregistry.v1+json" }, body: JSON.stringify({ compatibility: level }) });
-    if (!r.ok) throw new InfraError({ component: "schema registry", message: `PUT ${url} (${level}): HTTP ${r.status} ${(await r.text()).slice(0, 300)}`, hint: "is the registry up? its log is in the run directory" });
+    const r = await this.#call("PUT", `/config/${encodeURIComponent(`${topic}-value`)}`, { compatibility: level });
+    if (r.status !== 200) throw new InfraError({ component: "schema registry", message: `compatibility ${level} for ${topic}-value: HTTP ${r.status} ${r.text.slice(0, 300)}`, hint: "is the registry up? its log is in the run directory" });
   }
 
-  /** The compatibility level the registry holds for a topic's subject (`FULL` ...), or its error. */
+  /** The compatibility level the registry holds for a topic's subject (`FULL` ...), or what it answered instead. */
   async compatibility(topic: string): Promise<string> {
-    const r = await fetch(`${this.url}/config/${encodeURIComponent(`${topic}-value`)}`);
-    const body = (await r.json().catch(() => ({}))) as { compatibilityLevel?: string; compatibility?: string; message?: string };
-    return body.compatibilityLevel ?? body.compatibility ?? `unknown (HTTP ${r.status}: ${body.message ?? ""})`;
+    const r = await this.#call<{ compatibilityLevel?: string; compatibility?: string }>("GET", `/config/${encodeURIComponent(`${topic}-value`)}`);
+    return r.body?.compatibilityLevel ?? r.body?.compatibility ?? `unknown (HTTP ${r.status}: ${r.text.slice(0, 200)})`;
+  }
+
+  /** One call of the registry's API (with the SVID on an mTLS mesh); only an unreachable registry throws. */
+  async #call<T>(method: string, path: string, payload?: unknown): Promise<{ status: number; body: T | undefined; text: string }> {
+    try {
+      return await requestJson<T>(method, `${this.url}${path}`, payload, this.#agent, 30_000);
+    } catch (e) {
+      throw new InfraError({ component: "schema registry", message: `${method} ${this.url}${path}: ${(e as Error).message}`, hint: "is the registry up and reachable through its link? its log is in the run directory", cause: e });
+    }
   }
 
   /** The schema type (and, for Protobuf, the parsed file) of a registered id, fetched once. */
@@ -130,9 +132,9 @@ export class Codec {
     let p = this.#byId.get(id);
     if (!p) {
       p = (async () => {
-        const r = await fetch(`${this.url}/schemas/ids/${id}`);
-        if (!r.ok) throw new Error(`schema ${id}: the registry answered ${r.status}`);
-        const body = (await r.json()) as { schema: string; schemaType?: string };
+        const r = await getJson<{ schema: string; schemaType?: string }>(`${this.url}/schemas/ids/${id}`, this.#agent);
+        if (r.status !== 200 || !r.body) throw new Error(`schema ${id}: the registry answered ${r.status}`);
+        const body = r.body;
         const type = body.schemaType ?? "AVRO";
         return type === "PROTOBUF" ? { type, proto: new ProtoFile(body.schema) } : { type };
       })();

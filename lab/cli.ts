@@ -42,7 +42,7 @@ Options:
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
-  --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
+  --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
   --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.

@@ -13,6 +13,7 @@ import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaEvolution } from "./schema-evolution.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
 import { spireOutage } from "./spire-outage.ts";
+import { svidRotation } from "./svid-rotation.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
@@ -32,6 +33,7 @@ export const scenarios: Record<string, Scenario> = {
   [consumerTimeoutLastOutcome.name]: consumerTimeoutLastOutcome,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
+  [svidRotation.name]: svidRotation,
 };
 
 export function findScenario(name: string): Scenario {

@@ -44,7 +44,7 @@ async function offer(ctx: ScenarioContext, codec: Codec, s: EvolutionState, vers
 async function evolve(ctx: ScenarioContext): Promise<void> {
   const w = ctx.workload;
   const encoding = w.encoding ?? "avro";
-  const codec = new Codec(ctx.mesh.region().registry.ccompatUrl);
+  const codec = new Codec(ctx.mesh.region().registry.ccompatUrl, ctx.mesh.region().tls("lab"));
   const topic = w.topics.assessment;
   const s: EvolutionState = { subject: `${topic}-value`, compatibility: "", accepted: [{ version: 1, schemaId: ctx.flow.assessmentSchemaId }], registrations: [], registryVersions: [], topic: [] };
   ctx.state.evolution = s;
