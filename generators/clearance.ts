@@ -513,6 +513,7 @@ export class ClearanceFlow implements AsyncDisposable {
       (e: unknown) => {
         entry.error = `encode: ${e instanceof Error ? e.message : String(e)}`;
         this.#pending.delete(a.eventId);
+        this.#balances.delete(a.eventId);
       },
     );
   }

@@ -300,7 +300,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     }
   }
   // The consumer-timeout row: decisions past the budget and their reconciliation, from the ledger as written.
-  const recon = budgetMs && flow ? reconciliationFigures(entries, budgetMs) : undefined;
+  const slowWindowsUs = (chaos?.timeline() ?? []).filter((f) => f.kind === "slow-dependency").map((f) => ({ fromUs: (f.startMs + t0) * 1000, toUs: ((f.endMs ?? endMs) + t0) * 1000 }));
+  const recon = budgetMs && flow ? reconciliationFigures(entries, budgetMs, slowWindowsUs) : undefined;
   if (recon) scenarioCounts = { ...scenarioCounts, ...recon.counts };
   const result: RunResult = {
     resultFormat: 1,

@@ -35,6 +35,11 @@ export interface ReconciliationResult {
   unreconciledEventIds: string[];
   /** Acknowledged requests with no decision at all (the engine never decided: a defect). */
   undecided: number;
+  /**
+   * Decisions of requests sent while a slow-dependency fault was active, and of the others: how many, and how many
+   * were made past the budget (provisional or pending). Present when the run had such a fault.
+   */
+  bySlowDependency?: { during: { decided: number; pastBudget: number }; outside: { decided: number; pastBudget: number } };
 }
 
 /** Counts the row adds to result.json's `counts`, which SLO checks may name. */
@@ -48,8 +53,19 @@ function exactSummary(values: number[]): LagSummary {
   return { count: s.length, p50: r(at(50)), p95: r(at(95)), p99: r(at(99)), max: r(s[s.length - 1] ?? 0) };
 }
 
+function splitByWindows(decided: readonly LedgerEntry[], windows: readonly { fromUs: number; toUs: number }[]): NonNullable<ReconciliationResult["bySlowDependency"]> {
+  const inside = (e: LedgerEntry) => e.sentUs !== undefined && windows.some((w) => (e.sentUs as number) >= w.fromUs && (e.sentUs as number) < w.toUs);
+  const tally = (list: LedgerEntry[]) => ({ decided: list.length, pastBudget: list.filter((e) => e.decision !== "final").length });
+  return { during: tally(decided.filter(inside)), outside: tally(decided.filter((e) => !inside(e))) };
+}
+
 /** The figures of a run with a decision budget, pure over its ledger. */
-export function reconciliationFigures(entries: readonly LedgerEntry[], budgetMs: number): { result: ReconciliationResult; counts: Record<(typeof RECONCILIATION_COUNTS)[number], number> } {
+export function reconciliationFigures(
+  entries: readonly LedgerEntry[],
+  budgetMs: number,
+  /** The slow-dependency faults' windows, on the ledger's clock (µs). */
+  slowWindowsUs: readonly { fromUs: number; toUs: number }[] = [],
+): { result: ReconciliationResult; counts: Record<(typeof RECONCILIATION_COUNTS)[number], number> } {
   const decided = entries.filter((e) => e.decision !== undefined);
   const by = (k: string) => decided.filter((e) => e.decision === k);
   const late = by("final").filter((e) => e.sentUs !== undefined && e.decidedUs !== undefined && e.decidedUs - e.sentUs > budgetMs * 1000);
@@ -76,6 +92,7 @@ export function reconciliationFigures(entries: readonly LedgerEntry[], budgetMs:
     discrepancyEventIds: discrepant.map((e) => e.eventId),
     unreconciledEventIds: unsettled.map((e) => e.eventId),
     undecided: entries.filter((e) => e.ackedUs !== undefined && e.decision === undefined).length,
+    ...(slowWindowsUs.length ? { bySlowDependency: splitByWindows(decided, slowWindowsUs) } : {}),
   };
   return {
     result,
@@ -102,6 +119,14 @@ export function reconciliationRows(r: ReconciliationResult | undefined): { row: 
     { row: "reconciled", value: `${r.reconciled}; unreconciled ${r.unreconciled}${ids(r.unreconciledEventIds)}` },
     { row: "reconciliation lag (ms)", value: `p50 ${r.lagMs.p50}, p95 ${r.lagMs.p95}, p99 ${r.lagMs.p99}, max ${r.lagMs.max} (${r.lagMs.count})` },
     { row: "discrepancies", value: `${r.discrepancies} (${pct(r.discrepancyRate)} of decisions, ${r.discrepancyRatePpm.toFixed(1)} ppm)${ids(r.discrepancyEventIds)}` },
+    ...(r.bySlowDependency
+      ? [
+          {
+            row: "past the budget, by when sent",
+            value: `while the dependency was slowed ${r.bySlowDependency.during.pastBudget} of ${r.bySlowDependency.during.decided}; otherwise ${r.bySlowDependency.outside.pastBudget} of ${r.bySlowDependency.outside.decided}`,
+          },
+        ]
+      : []),
     ...(r.undecided ? [{ row: "undecided (acknowledged, never decided)", value: String(r.undecided) }] : []),
   ];
 }

@@ -105,6 +105,13 @@ describe("reconciliationFigures: the discrepancy maths", () => {
     expect([none.provisionalShare, none.discrepancyRate, none.lagMs.count]).toEqual([0, 0, 0]);
   });
 
+  it("splits decisions past the budget by whether the request was sent while the dependency was slowed", () => {
+    const windows = [{ fromUs: ms(0), toUs: ms(1) }]; // entries 1-6 were sent at 0
+    const late = [...entries, entry(8, { sentUs: ms(5), decision: "final", decidedUs: ms(50) })];
+    expect(reconciliationFigures(late, 100, windows).result.bySlowDependency).toEqual({ during: { decided: 6, pastBudget: 4 }, outside: { decided: 1, pastBudget: 0 } });
+    expect(reconciliationFigures(late, 100).result.bySlowDependency).toBeUndefined();
+  });
+
   it("lays out every discrepancy's event id in the report rows", () => {
     expect(reconciliationRows(reconciliationFigures(entries, 100).result).find((r) => r.row === "discrepancies")?.value).toMatch(/^1 .*: e3$/);
   });
