@@ -6,6 +6,7 @@ import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
+import { slowDependency } from "./dependency.ts";
 import { fillDisk } from "./disk.ts";
 import { injectForgedEvents } from "./forged.ts";
 import { attestationFailure, spireServerDown, svidExpiry } from "./identity.ts";
@@ -45,6 +46,8 @@ export interface ChaosContext {
   forged?: PillLog;
   /** Encoded assessments outside the run's stream, for faults that write events nobody asked for. */
   assessments?: AssessmentSource;
+  /** The file through which `slow-dependency` slows the engines' debt lookups (generators/dependency.ts). */
+  dependencyFaultFile?: string;
 }
 
 /** Well-formed, encoded assessments nobody asked for, and the topic they belong on. */
@@ -479,6 +482,8 @@ export function createInjector(ctx: ChaosContext): Injector {
         if (!region) throw new Error("poison-pill: no region to write to");
         return injectPoisonPills({ bootstrap: region.bootstrap(LAB_CLASS), tls: region.tls("lab"), signWith: region.tls("ato-tax-service"), topic: f.topic, count: f.count, durationMs: f.duration, log: ctx.pills ?? new PillLog() });
       }
+      case "slow-dependency":
+        return slowDependency(ctx.dependencyFaultFile, f);
       case "rogue-workload":
         return rogueWorkload(ctx, nodesById(ctx, r.ids)[0]?.region ?? ctx.regions[0], f);
       case "forged-signature":

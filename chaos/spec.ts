@@ -1,5 +1,6 @@
 import { BadInputError } from "../lab/errors.ts";
 import { type Workload, WORKLOADS } from "../topology/spire/identity.ts";
+import { type LatencyRange, rangeCheck } from "../generators/dependency.ts";
 import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
 
 /**
@@ -27,7 +28,7 @@ export const NETWORK_KINDS = ["latency", "bandwidth", "timeout", "reset", "slice
 export const PROCESS_KINDS = ["kill", "stop", "restart", "pause"] as const;
 /** Faults of the SPIRE plane of the target's region (chaos/identity.ts); mTLS meshes only. */
 export const IDENTITY_KINDS = ["attestation-failure", "svid-expiry", "spire-server-down"] as const;
-export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", ...IDENTITY_KINDS] as const;
+export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS] as const;
 /** Faults that need the identity plane (SVIDs, signatures, SPIRE): refused before a plaintext run starts. */
 export const MTLS_ONLY_FAULTS = ["forged-signature", "rogue-workload", ...IDENTITY_KINDS] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -85,6 +86,12 @@ export type FaultSpec =
       topic: string;
       /** Pills written, evenly over the duration (the first at injection). */
       count: number;
+    })
+  | (FaultBase & {
+      kind: "slow-dependency";
+      /** The lookup latency while the fault lasts (`"150-600ms"`), for this share (0..1) of the debt lookups. */
+      range: LatencyRange;
+      share: number;
     })
   | (FaultBase & {
       kind: "forged-signature";
@@ -177,6 +184,7 @@ const byKind: Record<FaultKind, Check<unknown>> = {
     identity: optional(oneOf("centrelink-engine", "ato-tax-engine", "registry", "dedupe-store"), "centrelink-engine" as const),
     count: optional(num({ integer: true, min: 1, max: 10_000 }), 8),
   }),
+  "slow-dependency": obj({ ...base, kind: oneOf("slow-dependency"), range: rangeCheck, share: optional(num({ min: 0, max: 1 }), 1) }),
   "forged-signature": obj({ ...base, kind: oneOf("forged-signature"), count: optional(num({ integer: true, min: 1, max: 10_000 }), 8) }),
   ...(Object.fromEntries(IDENTITY_KINDS.map((k) => [k, obj({ ...base, kind: oneOf(k), workload: optional(oneOf(...WORKLOADS), "ato-tax-service" as const) })])) as Record<string, Check<unknown>>),
   "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }), fill: optional(oneOf("records", "file"), "records" as const) }),
@@ -184,7 +192,7 @@ const byKind: Record<FaultKind, Check<unknown>> = {
 
 /** Kinds whose selector must name consumer instances, and kinds that need nodes. */
 const CONSUMER_ONLY: FaultKind[] = ["heartbeat-loss", "rebalance-storm"];
-const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", ...IDENTITY_KINDS];
+const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS];
 
 const fault: Check<FaultSpec> = (v, path, problems) => {
   const kind = (v as { kind?: unknown } | null)?.kind;

@@ -7,7 +7,8 @@
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
-import { Codec } from "./codec.ts";
+import { Codec, type ReaderSchema } from "./codec.ts";
+import { DependencyFault, type DependencyLatency, drawLatencyMs } from "./dependency.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
 import { FileSigner, Verifier } from "./signing.ts";
@@ -28,11 +29,20 @@ export interface EngineConfig {
   registryUrl: string;
   /** Registered by the lab's schema deployment step before any engine starts. */
   responseSchemaId: number;
+  /**
+   * The assessment schema the engine is built for (its reader schema): every writer version is read through it,
+   * so a compatible new version decodes without a redeploy. Absent: decoded with the writer's schema.
+   */
+  assessmentReader?: ReaderSchema;
   groupId: string;
   consumer: ClientProps;
   seed: number;
   population: number;
   debtCheckMs: { min: number; max: number };
+  /** The debt registry's latency as a distribution (overrides debtCheckMs, which is its base). */
+  debtLookup?: DependencyLatency;
+  /** Where the `slow-dependency` fault writes the distribution it imposes while it lasts (chaos/dependency.ts). */
+  dependencyFaultFile?: string;
   /** `dlq` takes what cannot be decoded (default `<assessment>.dlq`). */
   topics: { assessment: string; clearance: string; dlq?: string };
   /** Topics this instance reads assessments from (default: the assessment topic); after a failover also the replicated one. */
@@ -55,6 +65,9 @@ export interface EngineConfig {
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
 const emit = (event: string, fields: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), event, ...fields })}\n`);
+
+/** The writer's schema id of a registry-framed value (`sid` in the history), so decodes can be counted per version. */
+const schemaIdOf = (v: Buffer | null | undefined): { sid?: number } => (v && v.length >= 5 && v[0] === 0 ? { sid: v.readInt32BE(1) } : {});
 
 export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>> {
   const driver = await loadDriver(cfg.driver, { onRotate: (e) => emit("svid-rotated", { ...e }) });
@@ -82,13 +95,15 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     },
   });
   const dedupe = await openDedupeStore(cfg.dedupe?.url, cfg.dedupe?.ttlSeconds ?? 86_400, undefined, cfg.tls);
-  const stats = { processed: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0, heldForSvid: 0 };
+  const stats = { processed: 0, slowLookups: 0, held: 0, undecodable: 0, unverified: 0, duplicatesDropped: 0, waitedForClaim: 0, heldForSvid: 0 };
   const signer = cfg.signing && cfg.tls ? new FileSigner(cfg.tls) : undefined;
   const verifier = cfg.signing && cfg.tls ? Verifier.fromFile(cfg.tls.ca, (t) => (t === cfg.topics.assessment ? cfg.signing?.assessmentSigner : undefined)) : undefined;
+  const lookup = cfg.debtLookup ?? { base: cfg.debtCheckMs };
+  const slowDependency = cfg.dependencyFaultFile ? new DependencyFault(cfg.dependencyFaultFile) : undefined;
   const deadLetters = new ConsumerDeadLetters({ send: (r) => producer.send(r), dlqTopic: cfg.topics.dlq ?? dlqTopicOf(cfg.topics.assessment), by: cfg.instance });
 
   const handle = async (r: ConsumedRecord): Promise<void> => {
-    history({ type: "consumed", p: r.partition, o: Number(r.offset) });
+    history({ type: "consumed", p: r.partition, o: Number(r.offset), ...schemaIdOf(r.value) });
     const delivered = r.headers["event-id"];
     if (delivered) {
       let waited = false;
@@ -131,7 +146,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     }
     let a: TaxAssessment;
     try {
-      a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0));
+      a = await codec.decode<TaxAssessment>(r.value ?? Buffer.alloc(0), cfg.assessmentReader);
     } catch (e) {
       stats.undecodable++;
       // A poison pill: raw bytes to the DLQ, acknowledged before the handler returns (the offset moves past it).
@@ -140,8 +155,10 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
       emit("dead-lettered", { partition: r.partition, offset: r.offset, error: (e as Error).message, dlq: d });
       return;
     }
-    const { min, max } = cfg.debtCheckMs;
-    if (max > 0) await sleep(min + f.number.float() * (max - min));
+    // The debt registry: a dependency whose latency is data (and, under the slow-dependency fault, the fault's).
+    const lookupMs = drawLatencyMs(slowDependency?.current(lookup) ?? lookup, () => f.number.float());
+    if (lookupMs > 0) await sleep(lookupMs);
+    if (lookupMs > lookup.base.max) stats.slowLookups++; // drawn from a slow range (the workload's or the fault's)
     const debt = debts.debtOf(a.tfn);
     const response: ClearanceResponse = {
       eventId: f.string.uuid(),

@@ -14,8 +14,10 @@ import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer, withTls } from "./drivers/driver.ts";
+import { ensureDlqTopic } from "./dlq-audit.ts";
 import type { RotationEvent } from "./drivers/rotation.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
+import { EligibilityCache, type Outcome, Reconciler } from "./reconciliation.ts";
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
 import { FileSigner, Verifier } from "./signing.ts";
@@ -28,6 +30,11 @@ export interface Clock {
 export const monotonicClock: Clock = { nowUs: () => performance.now() * 1000 };
 
 export const LATENCY_METRICS = ["clearance", "produceAck"] as const;
+/** With a decision budget, also when the ATO tax engine decided (provisionally or finally), from the intended time. */
+export const DECISION_METRIC = "decision";
+
+/** The HDR metrics a workload's run records. */
+export const latencyMetricsOf = (w: WorkloadSpec): string[] => [...LATENCY_METRICS, ...(w.ato.budgetMs ? [DECISION_METRIC] : [])];
 
 const CENTRELINK_MAIN = new URL("./centrelink.ts", import.meta.url).pathname;
 
@@ -38,6 +45,16 @@ interface Pending {
   value: Buffer;
   headers: Record<string, string>;
   dueUs: number;
+}
+
+/**
+ * The assessment schema version the ATO producers write with: its registry id, and the fields that version adds
+ * to each assessment (v1, the flow's own schema, adds none).
+ */
+export interface AssessmentWriter {
+  schemaId: number;
+  version: number;
+  extend?: (a: TaxAssessment, seq: number) => Record<string, unknown>;
 }
 
 /** One region's part of the flow: its Centrelink engines, its ATO tax engine and (while it takes writes) a producer. */
@@ -81,9 +98,15 @@ export class ClearanceFlow implements AsyncDisposable {
   #writeRegions: string[];
   #supervisor: Supervisor | undefined;
   #runDir = "";
-  #assessmentSchemaId = -1;
+  #writer: AssessmentWriter = { schemaId: -1, version: 1 };
   #responseSchemaId = -1;
   #driver: KafkaDriver | undefined;
+  /** The decision budget's state machine (workload `ato.budgetMs`); absent, every decision waits for its response. */
+  readonly #reconciler: Reconciler | undefined;
+  /** Reconciliation retry events published to the retry topic, by what became of them. */
+  readonly retryEvents = { sent: 0, acked: 0, failed: 0 };
+  /** Each request's balance until its budget starts (the cache decides with it). */
+  readonly #balances = new Map<string, number>();
   /** Requests intended before this time are warm-up: checked, but not in the latency histograms. */
   #measureFromUs = Number.POSITIVE_INFINITY;
 
@@ -95,6 +118,8 @@ export class ClearanceFlow implements AsyncDisposable {
     const { assessment, dlq } = opts.workload.topics;
     this.deadLetters = new ProducerDeadLetters({ sourceTopic: assessment, dlqTopic: dlq ?? `${assessment}.dlq`, by: "ato-core-tax-service" });
     this.#writeRegions = opts.workload.regions.length ? [...opts.workload.regions] : [opts.mesh.region().plan.name];
+    const { budgetMs, eligibilityCache } = opts.workload.ato;
+    if (budgetMs) this.#reconciler = new Reconciler(budgetMs, new EligibilityCache(eligibilityCache));
     for (const r of this.#writeRegions) opts.mesh.region(r); // throws with the known names if one is not in the topology
   }
 
@@ -105,7 +130,20 @@ export class ClearanceFlow implements AsyncDisposable {
 
   /** The registry id of the assessment schema producers encode with (after `start`). */
   get assessmentSchemaId(): number {
-    return this.#assessmentSchemaId;
+    return this.#writer.schemaId;
+  }
+
+  /**
+   * Switches the ATO producers to another registered version of the assessment schema: every request fired from
+   * now on is encoded with it (a schema rollout; the ledger records each request's schema id).
+   */
+  useAssessmentWriter(w: AssessmentWriter): void {
+    this.#writer = w;
+  }
+
+  /** The file the `slow-dependency` fault writes and every engine of the run reads (after `start`). */
+  get dependencyFaultFile(): string {
+    return join(this.#runDir, "debt-registry.fault.json");
   }
 
   /** When measuring starts (after warm-up), on the monotonic clock in µs. */
@@ -133,8 +171,9 @@ export class ClearanceFlow implements AsyncDisposable {
     this.#runDir = runDir;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("lab"));
     const schemas = SCHEMAS[w.encoding ?? "avro"];
-    this.#assessmentSchemaId = await codec.register(w.topics.assessment, schemas.assessment, schemas.type);
+    this.#writer = { schemaId: await codec.register(w.topics.assessment, schemas.assessment, schemas.type), version: 1 };
     this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
+    if (this.#reconciler && w.topics.retry) await this.#createRetryTopic(w.topics.retry);
     this.#driver = await loadDriver(w.driver, { onRotate: (e) => this.rotations.push(e) });
     const multi = this.#mesh.regions.length > 1;
     const done = progress(
@@ -149,6 +188,18 @@ export class ClearanceFlow implements AsyncDisposable {
     }
     for (const region of this.#writeRegions) await this.waitForGroups(region);
     done("groups stable");
+  }
+
+  /** The retry topic, like the assessment topic, in every write region (before any client starts). */
+  async #createRetryTopic(topic: string): Promise<void> {
+    for (const region of this.#writeRegions) {
+      const admin = await this.#site(region).region.admin();
+      try {
+        await ensureDlqTopic(admin, topic, this.#w.topics.assessment);
+      } finally {
+        await admin.close();
+      }
+    }
   }
 
   async #producerIn(region: string): Promise<Producer> {
@@ -192,11 +243,14 @@ export class ClearanceFlow implements AsyncDisposable {
       ...(klass !== "centrelink" ? { consumerBootstrap: site.region.bootstrap(klass) } : {}),
       registryUrl: site.region.registry.ccompatUrl,
       responseSchemaId: this.#responseSchemaId,
+      assessmentReader: { type: SCHEMAS[w.encoding ?? "avro"].type, schema: SCHEMAS[w.encoding ?? "avro"].assessment },
       groupId: w.centrelink.groupId,
       consumer: w.centrelink.consumer,
       seed: w.seed,
       population: w.population,
       debtCheckMs: w.centrelink.debtCheckMs,
+      debtLookup: { base: w.centrelink.debtLookup?.base ?? w.centrelink.debtCheckMs, ...(w.centrelink.debtLookup?.slow ? { slow: w.centrelink.debtLookup.slow } : {}) },
+      dependencyFaultFile: this.dependencyFaultFile,
       topics: w.topics,
       sources,
       region,
@@ -314,6 +368,7 @@ export class ClearanceFlow implements AsyncDisposable {
       }
       const entry = this.ledger.complete(eventId, at, where, resp.outcome, { processingId: r.headers["processing-id"], region });
       if (entry && entry.completedUs.length === 1 && entry.intendedUs >= this.#measureFromUs) this.#recorder.record("clearance", at - entry.intendedUs);
+      if (entry && this.#reconciler) this.#settle(entry, resp.outcome as Outcome, resp.debtCents > 0, at);
     });
   }
 
@@ -403,7 +458,7 @@ export class ClearanceFlow implements AsyncDisposable {
       topic: w.topics.assessment,
       next: async () => {
         const a = factory.next(Date.now());
-        return { key: a.tfn, value: await codec.encode(this.#assessmentSchemaId, a) };
+        return { key: a.tfn, value: await codec.encode(this.#writer.schemaId, a) };
       },
     };
   }
@@ -412,8 +467,7 @@ export class ClearanceFlow implements AsyncDisposable {
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("ato-tax-service"));
-    const schemaId = this.#assessmentSchemaId;
-    if (schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
+    if (this.#writer.schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.
     const schedule = new Schedule(w.rate, { durationMs: w.durationMs, warmupMs: w.warmupMs });
@@ -434,21 +488,24 @@ export class ClearanceFlow implements AsyncDisposable {
           continue;
         }
         // Everything due is sent now; latency counts from dueUs, so falling behind shows as latency.
-        this.#fire(i++, dueUs, codec, schemaId, factory);
+        this.#fire(i++, dueUs, codec, factory);
       }
     } finally {
       clearInterval(flusher);
     }
   }
 
-  #fire(seq: number, dueUs: number, codec: Codec, schemaId: number, factory: AssessmentFactory): void {
-    const a = factory.next(Date.now());
+  #fire(seq: number, dueUs: number, codec: Codec, factory: AssessmentFactory): void {
+    const { schemaId, extend } = this.#writer;
+    const base = factory.next(Date.now());
+    const a = extend ? ({ ...base, ...extend(base, seq) } as TaxAssessment) : base;
     const traceparent = factory.traceparent();
     if (picksMismatch(this.#w.seed, seq, this.#w.schemaMismatch?.share ?? 0)) {
       this.#fireMismatch(seq, a, traceparent, codec, schemaId);
       return;
     }
-    const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs });
+    const entry = this.ledger.intend({ eventId: a.eventId, seq, key: a.tfn, intendedUs: dueUs, schemaId });
+    if (this.#reconciler) this.#balances.set(a.eventId, a.balanceCents);
     const headers = { "event-id": a.eventId, traceparent };
     this.#pending.set(a.eventId, { region: this.#regionOf(a.tfn), key: a.tfn, value: Buffer.alloc(0), headers, dueUs });
     codec.encode(schemaId, a).then(
@@ -456,6 +513,7 @@ export class ClearanceFlow implements AsyncDisposable {
       (e: unknown) => {
         entry.error = `encode: ${e instanceof Error ? e.message : String(e)}`;
         this.#pending.delete(a.eventId);
+        this.#balances.delete(a.eventId);
       },
     );
   }
@@ -515,6 +573,7 @@ export class ClearanceFlow implements AsyncDisposable {
       this.#pending.delete(entry.eventId);
       return;
     }
+    this.#startBudget(entry, site);
     entry.sentUs ??= this.#clock.nowUs();
     producer.send({ topic: this.#w.topics.assessment, key, value, headers: signed }).then(
       (d) => {
@@ -532,6 +591,62 @@ export class ClearanceFlow implements AsyncDisposable {
         entry.error = e instanceof Error ? e.message : String(e);
         this.#pending.delete(entry.eventId);
       },
+    );
+  }
+
+  /** A response reached the tax engine: the final decision within the budget, or the reconciliation of an earlier one. */
+  #settle(entry: LedgerEntry, outcome: Outcome, debtor: boolean, atUs: number): void {
+    const { decision, reconciled } = this.#reconciler?.responded(entry.eventId, entry.key, outcome, debtor, atUs) ?? {};
+    if (decision) this.#decided(entry, decision.kind, atUs);
+    if (reconciled) entry.discrepancy = reconciled.discrepancy;
+  }
+
+  #decided(entry: LedgerEntry, kind: LedgerEntry["decision"], atUs: number): void {
+    entry.decision = kind;
+    entry.decidedUs = atUs;
+    if (entry.intendedUs >= this.#measureFromUs) this.#recorder.record(DECISION_METRIC, atUs - entry.intendedUs);
+  }
+
+  /** Starts a request's budget when it is first sent; past it, the tax engine decides without the response. */
+  #startBudget(entry: LedgerEntry, site: Site): void {
+    const r = this.#reconciler;
+    if (!r || entry.sentUs !== undefined) return;
+    r.sent(entry.eventId, entry.key, this.#balances.get(entry.eventId) ?? 0, this.#clock.nowUs());
+    this.#balances.delete(entry.eventId);
+    const onBudget = () => {
+      if (entry.error !== undefined) return; // failed at the source: there is nothing to decide
+      const now = this.#clock.nowUs();
+      const left = r.remainingUs(entry.eventId, now);
+      if (left === undefined) return; // answered in time
+      if (left > 0) return void setTimeout(onBudget, Math.ceil(left / 1000)).unref();
+      const d = r.expire(entry.eventId, now);
+      if (!d) return;
+      this.#decided(entry, d.kind, d.atUs);
+      if (d.outcome) entry.provisionalOutcome = d.outcome;
+      this.#publishRetry(site, entry);
+    };
+    setTimeout(onBudget, r.budgetUs / 1000).unref();
+  }
+
+  /** The reconciliation retry event of a decision made past the budget: what was decided, so it can be settled later. */
+  #publishRetry(site: Site, entry: LedgerEntry): void {
+    const topic = this.#w.topics.retry;
+    if (!topic || !site.producer) return;
+    const value = Buffer.from(
+      JSON.stringify({ eventId: entry.eventId, tfn: entry.key, decision: entry.decision, provisionalOutcome: entry.provisionalOutcome ?? null, budgetMs: this.#w.ato.budgetMs, decidedAt: Date.now() }),
+    );
+    this.retryEvents.sent++;
+    let headers: Record<string, string> = { "event-id": entry.eventId, "content-type": "application/json" };
+    try {
+      // Signed like every event the tax service writes (mTLS meshes), for the retry topic.
+      if (site.signer) headers = { ...headers, ...site.signer.sign(topic, entry.eventId, value) };
+    } catch {
+      this.retryEvents.failed++; // no valid SVID: the retry event cannot be vouched for, so it is not sent
+      return;
+    }
+    site.producer.send({ topic, key: entry.key, value, headers }).then(
+      () => void this.retryEvents.acked++,
+      () => void this.retryEvents.failed++,
     );
   }
 

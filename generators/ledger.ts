@@ -25,6 +25,17 @@ export interface LedgerEntry {
   /** Times the request was sent again to another region after its own failed (failover). */
   resent?: number;
   outcome?: string;
+  /** The registry id of the schema the request was encoded with (a schema rollout changes it mid-run). */
+  schemaId?: number;
+  /**
+   * With a decision budget (`workload.ato.budgetMs`): how the ATO tax engine decided, when, and the outcome it
+   * decided provisionally (generators/reconciliation.ts). A provisional or pending decision is reconciled by the
+   * first completion; `discrepancy` says the final outcome contradicted the provisional one.
+   */
+  decision?: "final" | "provisional" | "pending";
+  decidedUs?: number;
+  provisionalOutcome?: string;
+  discrepancy?: boolean;
 }
 
 export interface UnexpectedResponse {
@@ -45,7 +56,7 @@ export class Ledger {
   /** Set once `takeSettled` has let entries go: an unknown event id may then be a late or duplicate completion. */
   #released = false;
 
-  intend(e: { eventId: string; seq: number; key: string; intendedUs: number }): LedgerEntry {
+  intend(e: { eventId: string; seq: number; key: string; intendedUs: number; schemaId?: number }): LedgerEntry {
     const entry: LedgerEntry = { ...e, completedUs: [] };
     this.#byId.set(e.eventId, entry);
     return entry;

@@ -42,21 +42,30 @@ export const agentFor = (url: string, tls: ClientTls | undefined): SvidAgent | u
 
 /** GET a JSON document; `status` and the parsed body (undefined when the body is not JSON). */
 export function getJson<T>(url: string, agent?: http.Agent, timeoutMs = 5_000): Promise<{ status: number; body: T | undefined }> {
+  return requestJson<T>("GET", url, undefined, agent, timeoutMs);
+}
+
+/** Sends a JSON body (POST, PUT) or none (GET); `status`, the parsed answer (undefined when not JSON) and its text. */
+export function requestJson<T>(method: string, url: string, payload: unknown, agent?: http.Agent, timeoutMs = 5_000): Promise<{ status: number; body: T | undefined; text: string }> {
   const mod = url.startsWith("https:") ? https : http;
+  const data = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload));
+  const headers = data ? { "content-type": "application/vnd.schemaregistry.v1+json", "content-length": String(data.length) } : {};
   return new Promise((resolve, reject) => {
-    const req = mod.get(url, { agent, timeout: timeoutMs }, (res) => {
+    const req = mod.request(url, { method, agent, timeout: timeoutMs, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", reject);
       res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
         let body: T | undefined;
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as T;
+          body = JSON.parse(text) as T;
         } catch {}
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body, text });
       });
     });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
     req.on("error", reject);
+    req.end(data);
   });
 }

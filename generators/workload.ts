@@ -1,7 +1,9 @@
 import { BadInputError } from "../lab/errors.ts";
 import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
 import { ENCODINGS, type Encoding } from "./codec.ts";
+import { type DependencyLatency, type LatencyRange, rangeCheck } from "./dependency.ts";
 import { dlqTopicOf } from "./dlq.ts";
+import { CACHE_MODES, type CacheMode } from "./reconciliation.ts";
 import { type ClientProps, driverNames, type DriverName } from "./drivers/driver.ts";
 import { rateCheck, rateProblems, type RateSpec } from "./profiles.ts";
 
@@ -28,8 +30,13 @@ export interface WorkloadSpec {
     groupId: string;
     /** librdkafka consumer properties (assignor, session timeout, group protocol ...). */
     consumer: ClientProps;
-    /** Simulated debt-registry lookup time, uniform between min and max. */
+    /** Simulated debt-registry lookup time, uniform between min and max (the base of `debtLookup`). */
     debtCheckMs: { min: number; max: number };
+    /**
+     * The debt registry as a dependency whose latency is data: `{ "base": "1-5ms", "slow": { "share": 0.05,
+     * "range": "150-600ms" } }` (base defaults to debtCheckMs). The `slow-dependency` fault replaces it for a window.
+     */
+    debtLookup?: { base?: LatencyRange; slow?: DependencyLatency["slow"] };
     /** Partitions an engine answers at once (each partition stays in order). */
     concurrency: number;
     /** How long the idempotent consumer remembers a processed event id (in the topology's dedupe store). */
@@ -40,11 +47,26 @@ export interface WorkloadSpec {
    * of them (active-active); a failover scenario moves the writes at run time.
    */
   regions: string[];
-  ato: { groupId: string; consumer: ClientProps; producer: ClientProps };
+  ato: {
+    groupId: string;
+    consumer: ClientProps;
+    producer: ClientProps;
+    /**
+     * The consumer-timeout row: how long the ATO tax engine waits for a clearance (the seed: 100 ms). Past it, it
+     * decides from its eligibility cache and publishes a reconciliation retry event (generators/reconciliation.ts).
+     * Absent: it waits for every response.
+     */
+    budgetMs?: number;
+    /** How the cache decides past the budget (generators/reconciliation.ts): `debt-status` (default) or `last-outcome`. */
+    eligibilityCache?: CacheMode;
+  };
   /** After load stops, how long to wait for outstanding clearances before calling them lost. */
   drainTimeoutMs: number;
-  /** `dlq` (default `<assessment>.dlq`) takes what the producer's serializer or a consumer's deserializer refused. */
-  topics: { assessment: string; clearance: string; dlq?: string };
+  /**
+   * `dlq` (default `<assessment>.dlq`) takes what the producer's serializer or a consumer's deserializer refused;
+   * `retry` (default `<assessment>.retry`) the reconciliation retry events of decisions made past the budget.
+   */
+  topics: { assessment: string; clearance: string; dlq?: string; retry?: string };
   /**
    * The schema-mismatch row of the failure matrix: this share (0..1) of assessments is produced not matching the
    * registered schema (a stable pick by seed and sequence number). The serializer refuses each before it is sent
@@ -77,19 +99,24 @@ const check = obj({
       debtCheckMs: optional(obj({ min: num({ min: 0 }), max: num({ min: 0 }) }), { min: 1, max: 5 }),
       concurrency: optional(num({ integer: true, min: 1, max: 64 }), 4),
       dedupeTtlSeconds: optional(num({ integer: true, min: 1 }), 86_400),
+      debtLookup: optional(
+        obj({ base: optional(rangeCheck, undefined as unknown as LatencyRange), slow: optional(obj({ share: num({ min: 0, max: 1 }), range: rangeCheck }), undefined as unknown as DependencyLatency["slow"]) }),
+        undefined as unknown as { base?: LatencyRange },
+      ),
     }),
     () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 }),
   ),
   regions: optional(arr(str({ pattern: /^[a-z][a-z0-9-]*$/, patternHint: "a region name of the topology" })), []),
   ato: optional(
-    obj({ groupId: optional(str(), "ato-tax-engine"), consumer: optional(props, {}), producer: optional(props, {}) }),
+    obj({ groupId: optional(str(), "ato-tax-engine"), consumer: optional(props, {}), producer: optional(props, {}), budgetMs: optional(num({ min: 1 }), undefined as unknown as number), eligibilityCache: optional(oneOf(...CACHE_MODES), undefined as unknown as CacheMode) }),
     () => ({ groupId: "ato-tax-engine", consumer: {}, producer: {} }),
   ),
   drainTimeoutMs: optional(duration, 30_000),
-  topics: optional(obj({ assessment: optional(str(), ASSESSMENT_TOPIC), clearance: optional(str(), CLEARANCE_TOPIC), dlq: optional(str(), "") }), () => ({
+  topics: optional(obj({ assessment: optional(str(), ASSESSMENT_TOPIC), clearance: optional(str(), CLEARANCE_TOPIC), dlq: optional(str(), ""), retry: optional(str(), "") }), () => ({
     assessment: ASSESSMENT_TOPIC,
     clearance: CLEARANCE_TOPIC,
     dlq: "",
+    retry: "",
   })),
   schemaMismatch: optional(obj({ share: num({ min: 0, max: 1 }) }), () => ({ share: 0 })),
   encoding: optional(oneOf(...ENCODINGS), "avro" as Encoding),
@@ -102,6 +129,10 @@ export function parseWorkload(input: unknown, source = "workload"): WorkloadSpec
   if (debt && debt.min !== undefined && debt.max !== undefined && debt.min > debt.max)
     problems.push("workload.centrelink.debtCheckMs: min is above max");
   if (w?.topics && !w.topics.dlq) w.topics.dlq = dlqTopicOf(w.topics.assessment);
+  if (w?.topics && !w.topics.retry) w.topics.retry = `${w.topics.assessment}.retry`;
+  const raw = (input as { centrelink?: { debtCheckMs?: unknown; debtLookup?: { base?: unknown } } } | null)?.centrelink;
+  if (raw?.debtCheckMs !== undefined && raw.debtLookup?.base !== undefined)
+    problems.push("workload.centrelink.debtLookup.base: debtCheckMs says the same; give one of them (debtLookup.base is the newer form)");
   if (w?.rate && w.durationMs !== undefined && !problems.some((p) => p.startsWith("workload.rate"))) problems.push(...rateProblems(w.rate, w.durationMs, "workload.rate"));
   if (problems.length || !w) throw new BadInputError(`invalid workload (${source})`, problems, "fix the fields named above; generators/README.md documents every key");
   return w;

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { ENCODINGS, type Encoding } from "../generators/codec.ts";
 import { NAMED_PROFILES } from "../generators/profiles.ts";
 import { scenarios, findScenario } from "../scenarios/index.ts";
 import { writeStarter } from "../scenarios/starter.ts";
@@ -29,7 +30,7 @@ export interface Command {
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
 one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
 ./meshlab init writes a starter).
@@ -48,6 +49,7 @@ Options:
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
   --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
+  --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -64,6 +66,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       consumers: { type: "string" },
       security: { type: "string" },
       topology: { type: "string" },
+      encoding: { type: "string" },
       soak: { type: "boolean" },
     },
     async run(v, pos) {
@@ -95,7 +98,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         driver: v.driver as string | undefined,
         security: v.security as "mtls" | "plaintext" | undefined,
         topology: topologyArg(v.topology as string | undefined),
+        encoding: v.encoding as Encoding | undefined,
       };
+      if (v.encoding !== undefined && !(ENCODINGS as readonly unknown[]).includes(v.encoding)) problems.push(`--encoding ${v.encoding}: expected ${ENCODINGS.join(" or ")}`);
       if (v.security !== undefined && v.security !== "mtls" && v.security !== "plaintext") problems.push(`--security ${v.security}: expected mtls or plaintext`);
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))

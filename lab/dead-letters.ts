@@ -119,7 +119,7 @@ async function settledLag(region: ReturnType<Mesh["region"]>, groupId: string, t
 }
 
 /** Deliveries and dead letters from the engines' history files (epoch ms). */
-function readRecordEvents(files: readonly string[]): EngineRecordEvent[] {
+export function readRecordEvents(files: readonly string[]): EngineRecordEvent[] {
   const out: EngineRecordEvent[] = [];
   for (const f of files) {
     let text = "";
@@ -131,8 +131,8 @@ function readRecordEvents(files: readonly string[]): EngineRecordEvent[] {
     for (const line of text.split("\n")) {
       if (!line.includes('"consumed"') && !line.includes('"dead-lettered"')) continue;
       try {
-        const e = JSON.parse(line) as { ms: number; type: string; p: number; o: number };
-        if (e.type === "consumed" || e.type === "dead-lettered") out.push({ type: e.type, partition: e.p, offset: e.o, epochMs: e.ms });
+        const e = JSON.parse(line) as { ms: number; type: string; p: number; o: number; sid?: number };
+        if (e.type === "consumed" || e.type === "dead-lettered") out.push({ type: e.type, partition: e.p, offset: e.o, epochMs: e.ms, ...(e.sid !== undefined ? { schemaId: e.sid } : {}) });
       } catch {}
     }
   }

@@ -10,10 +10,12 @@ import { AlertBook } from "./alerts.ts";
 import { PillLog } from "../chaos/poison.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
 import { type FaultSpec, MTLS_ONLY_FAULTS, parseFaults } from "../chaos/spec.ts";
-import { ClearanceFlow, LATENCY_METRICS, monotonicClock } from "../generators/clearance.ts";
+import { ClearanceFlow, latencyMetricsOf, monotonicClock } from "../generators/clearance.ts";
+import { RECONCILIATION_COUNTS, reconciliationFigures } from "../reports/reconciliation.ts";
 import type { LedgerEntry } from "../generators/ledger.ts";
 import { loadDriver, withTls } from "../generators/drivers/driver.ts";
 import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
+import type { Encoding } from "../generators/codec.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
@@ -51,6 +53,8 @@ export interface RunOverrides {
   security?: "mtls" | "plaintext";
   /** `--topology`: a spec of topology/specs/ by name, or an absolute path to a JSON/YAML spec; replaces the scenario's. */
   topology?: string;
+  /** Overrides the workload's payload encoding. */
+  encoding?: Encoding;
 }
 
 export interface ResolvedRun {
@@ -69,6 +73,7 @@ export const SOAK_DURATION_MS = 8 * 3_600_000;
 export const COUNT_NAMES = [
   ...["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"],
   ...DEAD_LETTER_COUNTS,
+  ...RECONCILIATION_COUNTS,
 ];
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
@@ -86,10 +91,11 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   if (o.scale !== undefined) w.rate = { ...((w.rate as object | undefined) ?? { kind: "constant", perSecond: 50 }), scale: o.scale };
   if (o.seed !== undefined) w.seed = o.seed;
   if (o.driver !== undefined) w.driver = o.driver;
+  if (o.encoding !== undefined) w.encoding = o.encoding;
   if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };
   const workload = parseWorkload(w, `scenario ${scenario.name}`);
   const slo = scenario.slo ?? DEFAULT_SLO;
-  validateSlo(slo, LATENCY_METRICS, COUNT_NAMES);
+  validateSlo(slo, latencyMetricsOf(workload), [...COUNT_NAMES, ...(scenario.counts ?? [])]);
   for (const r of workload.regions)
     if (!topology.regions.some((x) => x.name === r))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload.regions: no region "${r}" in topology ${topology.name}`], `use one of ${topology.regions.map((x) => x.name).join(", ")}`);
@@ -136,7 +142,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
 
   const uninstall = onInterrupt(supervisor, abort, "load");
 
-  const recorder = new LatencyRecorder(runDir, LATENCY_METRICS, startedAt.getTime());
+  const metrics = latencyMetricsOf(workload);
+  const recorder = new LatencyRecorder(runDir, metrics, startedAt.getTime());
   let mesh: Mesh | undefined;
   let flow: ClearanceFlow | undefined;
   let lag: LagSampler | undefined;
@@ -193,7 +200,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {
-      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills, forged, assessments: flow.foreignAssessments() };
+      const ctx = { regions: mesh.regions, toxiproxyApi: mesh.plan.toxiproxyApi && addr(mesh.plan.toxiproxyApi), consumers: flow.consumerControl(), seed: workload.seed, pills, forged, assessments: flow.foreignAssessments(), dependencyFaultFile: flow.dependencyFaultFile };
       chaos = new FaultSchedule(faults, createInjector(ctx), realClock(t0), (r) =>
         info(`fault ${r.name ?? r.kind} on ${r.target}: ${r.outcome === "active" ? "injected" : r.outcome} at +${((r.endMs ?? r.startMs) / 1000).toFixed(1)} s`),
       );
@@ -280,18 +287,26 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
   const endMs = nowMs();
   // Phases and the scenario's analysis read the whole history back from the ledger file, as any report would.
-  const needHistory = phaseStarts.length > 0 || chaos !== undefined || identityWatch !== undefined || (scenario.analyse !== undefined && flow !== undefined);
+  const budgetMs = workload.ato.budgetMs;
+  const needHistory = phaseStarts.length > 0 || chaos !== undefined || identityWatch !== undefined || (scenario.analyse !== undefined && flow !== undefined) || budgetMs !== undefined;
   const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
+  let scenarioCounts: Record<string, number> = {};
   if (scenario.analyse && flow) {
     try {
       const history = { entries, unexpected: [] };
-      scenarioResult = { ...findings, ...scenario.analyse({ history, findings, state, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo }) };
+      const { counts: own, ...figures } = scenario.analyse({ history, findings, state, marks, toRunMs, startedAtMs: startedAt.getTime(), runDir, workload, slo });
+      scenarioCounts = (own as Record<string, number> | undefined) ?? {};
+      scenarioResult = { ...findings, ...figures };
     } catch (e) {
       warn(`the scenario's analysis failed: ${(e as Error).message}`);
       scenarioResult = { ...findings, analysisError: (e as Error).message };
     }
   }
+  // The consumer-timeout row: decisions past the budget and their reconciliation, from the ledger as written.
+  const slowWindowsUs = (chaos?.timeline() ?? []).filter((f) => f.kind === "slow-dependency").map((f) => ({ fromUs: (f.startMs + t0) * 1000, toUs: ((f.endMs ?? endMs) + t0) * 1000 }));
+  const recon = budgetMs && flow ? reconciliationFigures(entries, budgetMs, slowWindowsUs) : undefined;
+  if (recon) scenarioCounts = { ...scenarioCounts, ...recon.counts };
   const result: RunResult = {
     resultFormat: 1,
     scenario: scenario.name,
@@ -301,9 +316,9 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
     monotonicOriginUs: Math.round(t0 * 1000),
-    counts: { ...check.counts, ...deadLetters?.counts },
+    counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts },
     latencyMs,
-    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts } }),
+    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts } }),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
     ...(phaseStarts.length
       ? {
@@ -319,6 +334,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
+    ...(recon && flow ? { reconciliation: { ...recon.result, retryEvents: { topic: workload.topics.retry ?? "", ...flow.retryEvents } } } : {}),
     ...(identityWatch ? { alerts: alerts.list(), svidRotation: svidRotationOf(identityWatch, flow, entries, toRunMs, trafficStartMs === null ? endMs : trafficStartMs + workload.warmupMs) } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
@@ -338,8 +354,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
         }
       : {}),
     files: {
-      hgrm: LATENCY_METRICS.map((m) => `${m}.hgrm`),
-      hlog: LATENCY_METRICS.map((m) => `${m}.hlog`),
+      hgrm: metrics.map((m) => `${m}.hgrm`),
+      hlog: metrics.map((m) => `${m}.hlog`),
       ledger: "ledger.ndjson",
       lag: lag ? "lag.ndjson" : undefined,
       logs: listLogs(runDir),

@@ -212,6 +212,8 @@ export interface EngineRecordEvent {
   partition: number;
   offset: number;
   epochMs: number;
+  /** The writer's schema id in the record's header (consumed records in the registry's wire format). */
+  schemaId?: number;
 }
 
 export function checkPills(input: {

@@ -2,6 +2,8 @@ import { ALERT_COLUMNS, alertRow } from "../lab/alerts.ts";
 import { ROTATION_COLUMNS, rotationRows } from "./rotation.ts";
 import { failedOf } from "./result.ts";
 import { deadLetterRows } from "./dead-letters.ts";
+import { evolutionOf, evolutionRows } from "./schema-evolution.ts";
+import { reconciliationRows } from "./reconciliation.ts";
 import { securityOf } from "./result.ts";
 import { pctLabel, pctName, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "./analysis.ts";
 import type { Comparison, DeltaRow } from "./compare.ts";
@@ -47,6 +49,10 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
   if (r.checker.evidence.lost.length) out.push("", `Lost event ids (first ${r.checker.evidence.lost.length}): ${r.checker.evidence.lost.slice(0, 10).map((x) => `\`${x}\``).join(", ")}`);
   const dl = deadLetterRows(r.deadLetters);
   if (dl.length) out.push("", "### Dead letters", "", mdTable(["", ""], dl.map((d) => [d.row, d.value])));
+  const recon = reconciliationRows(r.reconciliation);
+  if (recon.length) out.push("", "### Decisions past the budget and reconciliation", "", mdTable(["", ""], recon.map((d) => [d.row, d.value])));
+  const evolution = evolutionRows(evolutionOf(r.scenarioResult));
+  if (evolution.length) out.push("", "### Schema evolution", "", mdTable(["", ""], evolution.map((d) => [d.row, d.value])));
   out.push("", "### Latency (ms)", "");
   const rows: string[][] = [];
   for (const m of Object.values(run.metrics))

@@ -8,6 +8,7 @@ import type { GroupAnalysis } from "../chaos/analysis.ts";
 import type { RunHost } from "../hardware/diff.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
 import type { CheckResult, Counts } from "./checker.ts";
+import type { ReconciliationResult } from "./reconciliation.ts";
 import type { DeadLetterResult } from "./dead-letters.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
@@ -38,7 +39,8 @@ export interface RunResult {
   /** The ledger's monotonic clock (µs) at `startedAt`, so reports can put ledger times on the run's timeline. */
   monotonicOriginUs?: number;
   counts: Counts;
-  latencyMs: { clearance: LatencySummary; produceAck: LatencySummary };
+  /** Per HDR metric; `decision` only in runs with a decision budget (`workload.ato.budgetMs`). */
+  latencyMs: { clearance: LatencySummary; produceAck: LatencySummary; decision?: LatencySummary };
   slo: SloResult;
   checker: Pick<CheckResult, "valid" | "evidence" | "outOfOrderCount">;
   versions: Record<string, string>;
@@ -65,6 +67,8 @@ export interface RunResult {
   svidRotation?: { renewals: SvidRenewal[]; clients: { client: string; kind: string; tookMs: number }[]; latency: RotationLatency };
   /** The dead-letter rows of the failure matrix (schema mismatch, poison pills), when the run exercised them. */
   deadLetters?: DeadLetterResult;
+  /** The consumer-timeout row: decisions past the budget, their reconciliation and discrepancies (reports/reconciliation.ts). */
+  reconciliation?: ReconciliationResult & { retryEvents: { topic: string; sent: number; acked: number; failed: number } };
 }
 
 /** A fault's failed requests for a table cell: "3 of 120" (intended while it lasted), or "" for older runs. */

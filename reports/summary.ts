@@ -1,4 +1,6 @@
 import { deadLetterRows } from "./dead-letters.ts";
+import { evolutionOf, evolutionRows } from "./schema-evolution.ts";
+import { reconciliationRows } from "./reconciliation.ts";
 import { type RunResult, securityOf } from "./result.ts";
 
 const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
@@ -23,6 +25,10 @@ export function renderSummary(r: RunResult, resultFile: string): string {
   if (ev.duplicated.length) lines.push(`  duplicated event ids: ${ev.duplicated.slice(0, 5).map((d) => `${d.eventId} x${d.times}`).join(", ")}`);
   if (ev.errors.length) lines.push(`  first error: ${ev.errors[0]?.eventId}: ${ev.errors[0]?.error}`);
   for (const d of deadLetterRows(r.deadLetters)) lines.push(`  ${d.row}: ${d.value}${d.ids.length && d.row !== "in the DLQ exactly once" ? `  (${d.ids.slice(0, 3).join(", ")}${d.ids.length > 3 ? " ..." : ""})` : ""}`);
+  const recon = reconciliationRows(r.reconciliation);
+  if (recon.length) lines.push("  decisions past the budget:", ...recon.map((d) => `    ${d.row}: ${d.value.length > 400 ? `${d.value.slice(0, 400)} ... (all in result.json)` : d.value}`));
+  const evolution = evolutionRows(evolutionOf(r.scenarioResult));
+  if (evolution.length) lines.push("  schema evolution:", ...evolution.map((d) => `    ${d.row}: ${d.value}`));
   if (r.alerts?.length) {
     const still = r.alerts.filter((a) => a.resolvedAtMs === null).length;
     lines.push(`  alerts: ${r.alerts.length} fired${still ? `, ${still} still firing` : ", all resolved"}`);

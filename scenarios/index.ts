@@ -1,6 +1,7 @@
 import { BadInputError } from "../lab/errors.ts";
 import { activeActive } from "./active-active.ts";
 import { chaosSmoke } from "./chaos-smoke.ts";
+import { consumerTimeout, consumerTimeoutLastOutcome } from "./consumer-timeout.ts";
 import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
@@ -9,6 +10,7 @@ import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
 import type { Scenario } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
+import { schemaEvolution } from "./schema-evolution.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
 import { spireOutage } from "./spire-outage.ts";
 import { svidRotation } from "./svid-rotation.ts";
@@ -26,6 +28,9 @@ export const scenarios: Record<string, Scenario> = {
   [poisonPill.name]: poisonPill,
   [deadLetters.name]: deadLetters,
   [clearanceProtobuf.name]: clearanceProtobuf,
+  [schemaEvolution.name]: schemaEvolution,
+  [consumerTimeout.name]: consumerTimeout,
+  [consumerTimeoutLastOutcome.name]: consumerTimeoutLastOutcome,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
   [svidRotation.name]: svidRotation,

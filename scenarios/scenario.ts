@@ -73,8 +73,13 @@ export interface Scenario {
    * replicated copy) keep them longer.
    */
   ledgerGraceMs?: number;
-  /** Derives the scenario's figures from the final history; merged into `scenarioResult`. */
+  /**
+   * Derives the scenario's figures from the final history; merged into `scenarioResult`, except its `counts`
+   * (numbers by name), which go to result.json's `counts` where SLO checks can name them.
+   */
   analyse?: (input: AnalysisInput) => Record<string, unknown>;
+  /** The names of the counts `analyse` returns, declared so the SLO is validated before anything starts. */
+  counts?: readonly string[];
   /** A fault schedule (chaos/spec.ts: `{ kind, target, at, duration, ...params }`), run alongside the load. */
   faults?: unknown[];
   /**

@@ -2,6 +2,8 @@ import { ALERT_COLUMNS, alertRow } from "../../lab/alerts.ts";
 import { ROTATION_COLUMNS, rotationRows } from "../rotation.ts";
 import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
+import { evolutionOf, evolutionRows } from "../schema-evolution.ts";
+import { reconciliationRows } from "../reconciliation.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
 import { failedOf, securityOf } from "../result.ts";
@@ -287,6 +289,10 @@ export function renderReport(run: RunData): string {
   sections.push("<section><h2>Phases and faults</h2>", faultTable(run), "</section>");
   sections.push("<section><h2>Counts</h2><p>Click a count to see its event ids.</p>", countsTable(run), "<h3>SLO</h3>", sloTable(run), "</section>");
   if (r.deadLetters) sections.push("<section><h2>Dead letters</h2>", deadLetterTable(r.deadLetters), "</section>");
+  const recon = reconciliationRows(r.reconciliation);
+  if (recon.length) sections.push("<section><h2>Decisions past the budget and reconciliation</h2>", table(["", ""], recon.map((x) => [esc(x.row), esc(x.value)]), "counts"), "</section>");
+  const evolution = evolutionRows(evolutionOf(r.scenarioResult));
+  if (evolution.length) sections.push("<section><h2>Schema evolution</h2>", table(["", ""], evolution.map((x) => [esc(x.row), esc(x.value)]), "counts"), "</section>");
   sections.push("<section><h2>Drift</h2>", driftTable(drifts), "</section>");
   sections.push(
     "<section><h2>Spec, versions, machine</h2>",

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Counts } from "../../reports/checker.ts";
 import type { RunResult } from "../../reports/result.ts";
+import { reconciliationFigures } from "../../reports/reconciliation.ts";
+import { checkEvolution } from "../../reports/schema-evolution.ts";
 import { renderSummary } from "../../reports/summary.ts";
 
 const counts = (over: Partial<Counts> = {}): Counts => ({
@@ -159,6 +161,38 @@ describe("renderSummary", () => {
     );
     expect(t.split("\n")[0]).toBe("scenario broker-crash: failed, 45.3 s, plaintext (no TLS, no ACLs, unsigned events)");
     expect(t).toContain("  error: kafka syd-1: did not start within 60 s");
+  });
+
+  it("shows the consumer-timeout row's decisions, reconciliation and every discrepancy's event id, from the result alone", () => {
+    const recon = reconciliationFigures(
+      [
+        { eventId: "p1", seq: 1, key: "k", intendedUs: 0, sentUs: 0, ackedUs: 1, completedUs: [400_000], decision: "provisional", decidedUs: 100_000, provisionalOutcome: "CLEARED", discrepancy: true },
+        { eventId: "f1", seq: 2, key: "k", intendedUs: 0, sentUs: 0, ackedUs: 1, completedUs: [40_000], decision: "final", decidedUs: 40_000 },
+      ],
+      100,
+    ).result;
+    const t = renderSummary(result({ reconciliation: { ...recon, retryEvents: { topic: "t.retry", sent: 1, acked: 1, failed: 0 } } }), "r.json");
+    expect(t).toContain("  decisions past the budget:");
+    expect(t).toContain("    decisions: 2: final 1 (of which after the budget 0), provisional 1, pending (cold cache) 0");
+    expect(lineStarting(t, "discrepancies")).toBe("    discrepancies: 1 (50.00 % of decisions, 500000.0 ppm): p1");
+  });
+
+  it("shows the schema-evolution table when the scenario recorded one", () => {
+    const { result: evolution } = checkEvolution({
+      encoding: "avro",
+      subject: "t-value",
+      compatibility: "FULL",
+      accepted: [{ version: 1, schemaId: 1 }],
+      registrations: [{ version: 3, compatibility: "FULL", change: "a type changed", atMs: 9_000, accepted: false, status: 409, message: "Incompatible" }],
+      mustRefuse: [3],
+      registryVersions: [1],
+      entries: [],
+      topic: [],
+      deliveries: [],
+    });
+    const t = renderSummary(result({ scenarioResult: { schemaEvolution: evolution } }), "r.json");
+    expect(t).toContain("  schema evolution:");
+    expect(t).toContain("    v3 offered under FULL at +9.0 s: REFUSED (HTTP 409): a type changed; registry: Incompatible");
   });
 
   it("ends with the path of the result file", () => {

@@ -23,7 +23,7 @@ const DEFAULTS = {
   regions: [],
   ato: { groupId: "ato-tax-engine", consumer: {}, producer: {} },
   drainTimeoutMs: 30_000,
-  topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC, dlq: `${ASSESSMENT_TOPIC}.dlq` },
+  topics: { assessment: ASSESSMENT_TOPIC, clearance: CLEARANCE_TOPIC, dlq: `${ASSESSMENT_TOPIC}.dlq`, retry: `${ASSESSMENT_TOPIC}.retry` },
   schemaMismatch: { share: 0 },
   encoding: "avro",
 };
