@@ -17,7 +17,7 @@ import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
-import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
+import { DEFAULT_SLO, evaluateSlo, parseSlo, type SloCheckSpec } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
 import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
@@ -83,8 +83,7 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   if (o.driver !== undefined) w.driver = o.driver;
   if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };
   const workload = parseWorkload(w, `scenario ${scenario.name}`);
-  const slo = scenario.slo ?? DEFAULT_SLO;
-  validateSlo(slo, LATENCY_METRICS, COUNT_NAMES);
+  const slo = parseSlo(scenario.slo ?? DEFAULT_SLO, LATENCY_METRICS, COUNT_NAMES);
   for (const r of workload.regions)
     if (!topology.regions.some((x) => x.name === r))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload.regions: no region "${r}" in topology ${topology.name}`], `use one of ${topology.regions.map((x) => x.name).join(", ")}`);
