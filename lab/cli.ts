@@ -10,7 +10,7 @@ import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts"
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { reportCommands } from "./report-commands.ts";
-import { resolveRun, runScenario, SOAK_DURATION_MS } from "./runner.ts";
+import { resolveRun, runRepeated, runScenario, SOAK_DURATION_MS } from "./runner.ts";
 import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
 import { preflightCommand } from "./preflight-command.ts";
@@ -19,14 +19,31 @@ export interface Command {
   summary: string;
   usage: string;
   help: string;
-  options: Record<string, { type: "string" | "boolean"; short?: string }>;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+  options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+  /** Options that take every argument after them up to the next option (`--baseline a b c`); declare them `multiple`. */
+  lists?: string[];
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+/** `--baseline a b --candidate c` -> `--baseline a --baseline b --candidate c`, for the options in `lists`. */
+function expandLists(args: readonly string[], lists: readonly string[]): string[] {
+  const out: string[] = [];
+  let list: string | undefined;
+  for (const a of args) {
+    if (a.startsWith("-")) {
+      list = lists.find((l) => a === `--${l}`);
+      if (!list) out.push(a);
+      continue;
+    }
+    out.push(...(list ? [`--${list}`, a] : [a]));
+  }
+  return out;
 }
 
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
+    usage: "./meshlab run <scenario> [--repeat N] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
 
 Options:
@@ -42,6 +59,8 @@ Options:
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
   --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
+  --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
+                   runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -58,6 +77,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       consumers: { type: "string" },
       security: { type: "string" },
       soak: { type: "boolean" },
+      repeat: { type: "string" },
     },
     async run(v, pos) {
       const [name, ...extra] = pos;
@@ -92,8 +112,11 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
+      const repeat = number("repeat", 1, true);
+      if (repeat !== undefined && repeat > 1 && findScenario(name).variants) problems.push(`--repeat ${repeat}: ${name} runs variants already; repeat it from a script instead`);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
       const scenario = findScenario(name);
+      if (repeat !== undefined && repeat > 1) return runRepeated(scenario, overrides, repeat);
       if (scenario.variants) return runVariants(scenario, overrides);
       return runScenario(resolveRun(scenario, overrides), overrides);
     },
@@ -197,9 +220,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${cmd.usage}\n\n${cmd.help}\n`);
     return ExitCode.ok;
   }
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: own, options: cmd.options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: expandLists(own, cmd.lists ?? []), options: cmd.options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
     throw new BadInputError(`${name}: ${(e as Error).message}`, [], `usage: ${cmd.usage}`);
   }
