@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { primaryMetric } from "../reports/analysis.ts";
 import { compareSets, type RunSet } from "../reports/compare.ts";
@@ -7,7 +7,7 @@ import { mergeIntervalLogs, readLogFile } from "../reports/hlog.ts";
 import { renderCompare } from "../reports/html/compare.ts";
 import { compareMarkdown } from "../reports/markdown.ts";
 import { loadReference } from "../reports/reference.ts";
-import { loadRun, type RunData, runDirOf } from "../reports/run-data.ts";
+import { loadRun, type RunData, repeatedRuns, runDirOf } from "../reports/run-data.ts";
 import { writeRunReports } from "../reports/write.ts";
 import type { Command } from "./cli.ts";
 import { BadInputError, ExitCode } from "./errors.ts";
@@ -38,15 +38,6 @@ function compareSides(baseline: string[] | undefined, candidate: string[] | unde
   }
   if (pos.length < 2) throw new BadInputError("compare: needs a baseline and at least one candidate", [], usage);
   return pos.map((p) => ({ label: "", args: [p] }));
-}
-
-/** A directory of repeated runs (`rep-1` .. `rep-N`, as `run --repeat` writes), in order; undefined for anything else. */
-export function repeatedRuns(dir: string): string[] | undefined {
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory() || existsSync(join(dir, "result.json"))) return undefined;
-  const reps = readdirSync(dir)
-    .filter((f) => /^rep-\d+$/.test(f) && statSync(join(dir, f)).isDirectory())
-    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  return reps.length ? reps.map((r) => join(dir, r)) : undefined;
 }
 
 /**
@@ -105,7 +96,7 @@ still renders from its interval logs.
   compare: {
     summary: "compare runs or sets of runs: overlays, deltas per percentile and phase, a verdict that survives run-to-run noise",
     usage:
-      "./meshlab compare --baseline <run>... --candidate <run>... | <baseline> <candidate>... [--unit ns|us|ms|s] [--reference seed|FILE] [--metric NAME] [--out DIR] [--fail-if-worse] [--min-effect 5%] [--resamples N]",
+      "./meshlab compare --baseline <run>... --candidate <run>... | <baseline> <candidate>... [--unit ns|us|ms|s] [--reference seed|FILE] [--metric NAME] [--out DIR] [--fail-if-worse] [--min-effect 5%] [--resamples N] [--noise-floor X]",
     help: `Compares a baseline with one or more candidates, per percentile, over the whole run and per phase, and says
 whether the candidate is worse, better or the same beyond run-to-run noise (README: "Comparing runs").
 
@@ -127,6 +118,8 @@ side run-to-run noise is not estimated, and only a change beyond the noise floor
   --fail-if-worse   exit 4 when a candidate is worse than the baseline (a CI gate)
   --min-effect X    smallest relative change a U test verdict counts (default 5%)
   --resamples N     bootstrap resamples (default 1000)
+  --noise-floor X   the ratio between runs of one build that counts as noise (default: the lab's measured
+                    floor, NOISE_FLOOR_RATIO); measure your machine's with node bench/noise-floor.ts
 
 Exit codes: 0 compared (or not worse), 2 bad input, 4 worse than baseline (with --fail-if-worse).`,
     options: {
@@ -139,12 +132,14 @@ Exit codes: 0 compared (or not worse), 2 bad input, 4 worse than baseline (with 
       "fail-if-worse": { type: "boolean" },
       "min-effect": { type: "string" },
       resamples: { type: "string" },
+      "noise-floor": { type: "string" },
     },
     lists: ["baseline", "candidate"],
     async run(v, pos) {
       const sides = compareSides(v.baseline as string[] | undefined, v.candidate as string[] | undefined, pos);
       const minEffect = number("min-effect", v["min-effect"], 0, 10);
       const resamples = number("resamples", v.resamples, 100, 100_000);
+      const noiseFloor = number("noise-floor", v["noise-floor"], 1, 1000);
       const unit = parseUnit(v.unit as string | undefined);
       const reference = v.reference === undefined ? undefined : loadReference(v.reference as string);
       const metric = v.metric as string | undefined;
@@ -157,6 +152,7 @@ Exit codes: 0 compared (or not worse), 2 bad input, 4 worse than baseline (with 
         ...(metric ? { metric } : {}),
         ...(minEffect !== undefined ? { minEffect } : {}),
         ...(resamples !== undefined ? { resamples } : {}),
+        ...(noiseFloor !== undefined ? { noiseFloor } : {}),
       });
       const out = resolve((v.out as string | undefined) ?? ".");
       mkdirSync(out, { recursive: true });

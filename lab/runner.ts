@@ -382,7 +382,8 @@ export async function runRepeated(scenario: Scenario, o: RunOverrides, n: number
     if (code === ExitCode.interrupted) return code;
     if (code !== ExitCode.ok) worst = code;
   }
-  const shown = relative(process.cwd(), setDir) || ".";
+  const inside = relative(process.cwd(), setDir);
+  const shown = inside && !inside.startsWith("..") ? inside : setDir;
   process.stdout.write(
     `\n${n} runs of ${scenario.name} in ${shown}/rep-1..${n}. Compare them with another set (e.g. the same command on the other build):\n  ./meshlab compare --baseline ${shown} --candidate <other set> [--fail-if-worse]\n`,
   );

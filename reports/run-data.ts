@@ -85,6 +85,15 @@ export function runDirOf(arg: string): string {
   return statSync(arg).isDirectory() ? arg : dirname(arg);
 }
 
+/** A directory of repeated runs (`rep-1` .. `rep-N`, as `run --repeat` writes), in order; undefined for anything else. */
+export function repeatedRuns(dir: string): string[] | undefined {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory() || existsSync(join(dir, "result.json"))) return undefined;
+  const reps = readdirSync(dir)
+    .filter((f) => /^rep-\d+$/.test(f) && statSync(join(dir, f)).isDirectory())
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  return reps.length ? reps.map((r) => join(dir, r)) : undefined;
+}
+
 /**
  * Loads a run from its files only: result.json, the `.hlog` interval logs, `ledger.ndjson` and `lag.ndjson`.
  * A run whose runner died has no result.json; it still loads from what was flushed so far (`partial`).

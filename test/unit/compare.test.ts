@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../lab/errors.ts";
-import { type Comparison, compareRuns, compareSets, type DeltaRow, type RunSet } from "../../reports/compare.ts";
+import { type Comparison, compareRuns, compareSets, type DeltaRow, NOISE_FLOOR_RATIO, type RunSet } from "../../reports/compare.ts";
 import { renderCompare } from "../../reports/html/compare.ts";
 import { compareMarkdown } from "../../reports/markdown.ts";
 import { loadRun, type RunData } from "../../reports/run-data.ts";
@@ -41,6 +41,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const set = (name: keyof typeof SETS, n: number = SETS[name].n): RunSet => ({ label: name, runs: Array.from({ length: n }, (_, i) => runs[`${name}-${i + 1}`] as RunData) });
+/** A floor of x3 for the logic's tests (the lab's measured default, NOISE_FLOOR_RATIO, is far wider). */
+const FLOOR = { noiseFloor: 3 };
 const row = (cmp: Comparison, scope: string, p: number) => cmp.rows.find((r) => r.scope === scope && r.percentile === p) as DeltaRow;
 
 describe("compareSets: the spread between runs", { timeout: 60_000 }, () => {
@@ -75,7 +77,7 @@ describe("compareSets: the spread between runs", { timeout: 60_000 }, () => {
   });
 
   it("with 2 runs a side, a 40 % change is within the noise floor: same, and says why", () => {
-    const cmp = compareSets(set("base", 2), [set("slower", 2)]);
+    const cmp = compareSets(set("base", 2), [set("slower", 2)], FLOOR);
     const p50 = row(cmp, "all", 50);
     expect(p50.method).toBe("runs-apart");
     expect(p50.verdict).toBe("same");
@@ -84,9 +86,11 @@ describe("compareSets: the spread between runs", { timeout: 60_000 }, () => {
   });
 
   it("with 2 runs a side, runs 4x apart (beyond the x3 floor) are worse", () => {
-    const cmp = compareSets(set("base", 2), [set("far")]);
+    const cmp = compareSets(set("base", 2), [set("far")], FLOOR);
     expect(row(cmp, "all", 50).verdict).toBe("worse");
     expect(cmp.verdict).toBe("worse");
+    // The same runs against the lab's measured floor (x100) are within the noise.
+    expect(compareSets(set("base", 2), [set("far")]).verdict).toBe("same");
   });
 
   it("localises a regression to the phase it happened in", () => {
@@ -112,7 +116,7 @@ describe("compareSets: the spread between runs", { timeout: 60_000 }, () => {
 
 describe("compareRuns: one run a side", { timeout: 60_000 }, () => {
   it("says run-to-run noise is not estimated, and does not call a 40 % change worse", () => {
-    const cmp = compareRuns(runs["base-1"] as RunData, [runs["slower-1"] as RunData]);
+    const cmp = compareRuns(runs["base-1"] as RunData, [runs["slower-1"] as RunData], FLOOR);
     expect(cmp.noiseEstimated).toBe(false);
     expect(cmp.method).toMatch(/run-to-run noise NOT estimated/);
     const p50 = row(cmp, "all", 50);
@@ -125,8 +129,9 @@ describe("compareRuns: one run a side", { timeout: 60_000 }, () => {
   });
 
   it("calls a change beyond the noise floor worse, and the same change the other way better", () => {
-    expect(compareRuns(runs["base-1"] as RunData, [runs["far-1"] as RunData]).verdict).toBe("worse");
-    expect(compareRuns(runs["far-1"] as RunData, [runs["base-1"] as RunData]).verdict).toBe("better");
+    expect(compareRuns(runs["base-1"] as RunData, [runs["far-1"] as RunData], FLOOR).verdict).toBe("worse");
+    expect(compareRuns(runs["far-1"] as RunData, [runs["base-1"] as RunData], FLOOR).verdict).toBe("better");
+    expect(compareRuns(runs["base-1"] as RunData, [runs["far-1"] as RunData]).verdict).toBe("same");
   });
 
   it("renders HTML overlays (one colour a side) and a Markdown delta table with every run's value", () => {
@@ -171,12 +176,18 @@ describe("./meshlab compare", { timeout: 60_000 }, () => {
     expect(r.stdout).toContain("(4 runs): `base/rep-1`, `base/rep-2`, `base/rep-3`, `base/rep-4`");
   });
 
-  it("keeps the positional form: one run a side, noise not estimated, so 40 % slower is not called worse", () => {
+  it("keeps the positional form: one run a side, noise not estimated, so neither 40 % nor 4x is called worse", () => {
     const out = join(root, "cmp-out2");
     const r = cli(["compare", reps("base", 1)[0] as string, reps("slower", 1)[0] as string, "--fail-if-worse", "--out", out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("Run-to-run noise is not estimated");
-    expect(cli(["compare", reps("base", 1)[0] as string, reps("far", 1)[0] as string, "--fail-if-worse", "--out", out]).status).toBe(ExitCode.worseThanBaseline);
+    expect(r.stdout).toContain(`Run-to-run noise is not estimated**: one run on a side. Only a change beyond the lab's noise floor (x${NOISE_FLOOR_RATIO})`);
+    const far = (floor: string[]) => cli(["compare", reps("base", 1)[0] as string, reps("far", 1)[0] as string, "--fail-if-worse", ...floor, "--out", out]).status;
+    expect(far([])).toBe(0);
+    expect(far(["--noise-floor", "3"])).toBe(ExitCode.worseThanBaseline);
+    // A quieter machine's own floor (--noise-floor 1.2) lets the same 40 % count.
+    const quiet = cli(["compare", reps("base", 1)[0] as string, reps("slower", 1)[0] as string, "--fail-if-worse", "--noise-floor", "1.2", "--out", out]);
+    expect(quiet.status, quiet.stderr).toBe(ExitCode.worseThanBaseline);
+    expect(quiet.stdout).toContain("noise floor (x1.2)");
   });
 
   it("refuses bad input with exit 2, saying what is wrong", () => {
@@ -185,6 +196,7 @@ describe("./meshlab compare", { timeout: 60_000 }, () => {
     expect(cli(["compare", one, join(root, "nope")]).status).toBe(ExitCode.badInput);
     expect(cli(["compare", one, one, "--metric", "nope"]).status).toBe(ExitCode.badInput);
     expect(cli(["compare", one, one, "--min-effect", "lots"]).status).toBe(ExitCode.badInput);
+    expect(cli(["compare", one, one, "--noise-floor", "0.5"]).stderr).toContain("--noise-floor 0.5: expected a number in [1, 1000]");
     const half = cli(["compare", "--baseline", one]);
     expect(half.status).toBe(ExitCode.badInput);
     expect(half.stderr).toContain("needs both --baseline and --candidate");

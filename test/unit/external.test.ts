@@ -64,9 +64,9 @@ describe("external interval logs (.hlog)", () => {
     expect(p(ms, "p50") / p(us, "p50")).toBeLessThan(1001);
   });
 
-  it("compares external logs with the noise-aware method: two logs a side, 4x apart, are worse", () => {
+  it("compares external logs with the noise-aware method: two logs a side, 4x apart, are worse beyond a x3 floor", () => {
     const side = (names: string[]) => names.map((n) => loadExternal(join(root, n, "clearance.hlog"), "us", "clearance"));
-    const cmp = compareSets({ label: "prod", runs: side(["a1", "a2"]) }, [{ label: "lab", runs: side(["far1", "far2"]) }]);
+    const cmp = compareSets({ label: "prod", runs: side(["a1", "a2"]) }, [{ label: "lab", runs: side(["far1", "far2"]) }], { noiseFloor: 3 });
     expect(cmp.noiseEstimated).toBe(true);
     expect(cmp.rows.find((r) => r.percentile === 50)?.method).toBe("runs-apart");
     expect(cmp.verdict).toBe("worse");
