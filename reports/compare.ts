@@ -87,6 +87,8 @@ export interface Comparison {
   /** True when every candidate and the baseline have 2 or more runs: the spread between runs was estimated. */
   noiseEstimated: boolean;
   noiseFloor: number;
+  /** What the reader must know about the inputs, e.g. a run with no intervals (a .hgrm) that cannot be resampled. */
+  notes: string[];
   resamples: number;
   minEffect: number;
   /** Host facts (result.json `hosts`) that differ from the baseline's, per candidate run. */
@@ -133,12 +135,21 @@ export function compareSets(baseline: RunSet, candidates: readonly RunSet[], o: 
     method: describeMethod(baseline, candidates, ctx),
     noiseEstimated,
     noiseFloor: ctx.noiseFloor,
+    notes: inputNotes([baseline, ...candidates], ctx.metric),
     resamples: ctx.resamples,
     minEffect: ctx.minEffect,
     hostDifferences: candidates.flatMap((c) =>
       c.runs.map((r) => ({ candidate: r.label, differences: hostDifferences(first?.result.hosts, r.result.hosts) })),
     ),
   };
+}
+
+/** Runs whose metric has no intervals (a .hgrm): each counts as one run, and nothing within it can be resampled. */
+function inputNotes(sets: readonly RunSet[], metric: string): string[] {
+  return sets
+    .flatMap((s) => s.runs)
+    .filter((r) => r.metrics[metric] && !r.metrics[metric]?.intervals.length)
+    .map((r) => `${r.label} has no intervals to resample (a percentile distribution, .hgrm): it counts as one run, with no spread of its own`);
 }
 
 function overallVerdict(rows: readonly DeltaRow[]): Verdict {

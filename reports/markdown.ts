@@ -85,6 +85,7 @@ export function compareMarkdown(cmp: Comparison): string {
   const out: string[] = [];
   out.push(`## meshlab compare: ${cmp.verdict === "worse" ? "❌ worse than baseline" : cmp.verdict === "better" ? "✅ better than baseline" : cmp.verdict === "same" ? "= no difference beyond noise" : "? no verdict"}`);
   out.push("", `Metric \`${cmp.metric}\`. Method: ${cmp.method}.`, "", ...setLines(cmp), "");
+  for (const n of cmp.notes) out.push(`> ${n}.`, "");
   if (!cmp.noiseEstimated)
     out.push(`> **Run-to-run noise is not estimated**: one run on a side. Only a change beyond the lab's noise floor (x${cmp.noiseFloor}) gets a verdict.`, "");
   out.push(

@@ -26,7 +26,7 @@ export function renderCompare(sets: readonly RunSet[], cmp: Comparison, referenc
   const parts: string[] = [];
   const cls = cmp.verdict === "worse" ? "fail" : cmp.verdict === "better" ? "pass" : "warn";
   parts.push(
-    `<header><h1>compare: ${esc(metric)} <span class="badge ${cls}">${esc(cmp.verdict === "same" ? "no difference beyond noise" : cmp.verdict)}</span></h1><p>baseline <b>${esc(cmp.baseline)}</b> (${cmp.baselineRuns.length} run(s)); candidates ${cmp.candidates.map((c) => `<b>${esc(c)}</b> (${cmp.candidateRuns[c]?.length ?? 0} run(s))`).join(", ")}</p><p>${esc(cmp.method)}.</p>${cmp.noiseEstimated ? "" : `<p class="warn"><b>Run-to-run noise is not estimated</b> (one run on a side): only a change beyond the lab's noise floor (x${cmp.noiseFloor}) gets a verdict.</p>`}</header>`,
+    `<header><h1>compare: ${esc(metric)} <span class="badge ${cls}">${esc(cmp.verdict === "same" ? "no difference beyond noise" : cmp.verdict)}</span></h1><p>baseline <b>${esc(cmp.baseline)}</b> (${cmp.baselineRuns.length} run(s)); candidates ${cmp.candidates.map((c) => `<b>${esc(c)}</b> (${cmp.candidateRuns[c]?.length ?? 0} run(s))`).join(", ")}</p><p>${esc(cmp.method)}.</p>${cmp.noiseEstimated ? "" : `<p class="warn"><b>Run-to-run noise is not estimated</b> (one run on a side): only a change beyond the lab's noise floor (x${cmp.noiseFloor}) gets a verdict.</p>`}${cmp.notes.map((n) => `<p class="warn">${esc(n)}.</p>`).join("")}</header>`,
   );
   parts.push(
     "<section><h2>Percentile distributions</h2>",

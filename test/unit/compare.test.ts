@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -205,10 +205,29 @@ describe("./meshlab compare", { timeout: 60_000 }, () => {
     expect(mixed.stderr).toContain("give every run after --baseline or --candidate");
   });
 
-  it("./meshlab report writes report.html, junit.xml and summary.md", () => {
+  it("./meshlab report writes report.html, junit.xml and summary.md, with the seed's figures given --reference seed", () => {
     const dir = reps("again", 1)[0] as string;
-    const r = cli(["report", dir]);
+    const r = cli(["report", dir, "--reference", "seed"]);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ["report.html", "junit.xml", "summary.md", "clearance.phases.hlog"]) expect(existsSync(join(dir, f))).toBe(true);
+    expect(readFileSync(join(dir, "report.html"), "utf8").match(/<g class="dot" data-series="reference: seed/g)).toHaveLength(2);
+  });
+
+  it("takes external files with --unit, and refuses a bad --reference or a missing --unit with exit 2", () => {
+    const hgrm = join(root, "base", "rep-1", "clearance.hgrm");
+    const out = join(root, "cmp-ext");
+    const ok = cli(["compare", "--baseline", hgrm, "--candidate", ...reps("again", 2), "--unit", "ms", "--reference", "seed", "--out", out]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("- baseline `baseline` (1 run): `clearance.hgrm`");
+    expect(ok.stdout).toContain("> clearance.hgrm has no intervals to resample (a percentile distribution, .hgrm): it counts as one run, with no spread of its own.");
+    expect(readFileSync(join(out, "compare.html"), "utf8")).toContain('data-series="reference: seed');
+    const noUnit = cli(["compare", hgrm, reps("again", 1)[0] as string, "--out", out]);
+    expect(noUnit.status).toBe(ExitCode.badInput);
+    expect(noUnit.stderr).toContain("needs its value unit");
+    const bad = join(root, "ref.json");
+    writeFileSync(bad, '{"95": "fast"}');
+    const badRef = cli(["compare", hgrm, reps("again", 1)[0] as string, "--unit", "ms", "--reference", bad, "--out", out]);
+    expect(badRef.status).toBe(ExitCode.badInput);
+    expect(badRef.stderr).toContain('"95": "fast" is not a latency in ms');
   });
 });

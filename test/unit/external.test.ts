@@ -92,6 +92,8 @@ describe("external percentile files (.hgrm)", () => {
     expect(p50?.note).toMatch(/no intervals to resample/);
     expect(p50?.ci.every((x) => Number.isNaN(x))).toBe(true);
     expect(p50?.verdict).toBe("same");
+    expect(cmp.notes).toEqual(["clearance.hgrm has no intervals to resample (a percentile distribution, .hgrm): it counts as one run, with no spread of its own"]);
+    expect(compareRuns(runs.a1 as RunData, [runs.a2 as RunData]).notes).toEqual([]);
   });
 });
 
