@@ -243,7 +243,7 @@ async function measureOn(security: Security, s: Settings, runDir: string): Promi
       const kafkaTopic = (await createBenchTopic(b, `${prefix}bench-produce-kafka-${stamp}`)).name;
       const labTopic = (await createBenchTopic(b, `${prefix}bench-produce-lab-${stamp}`)).name;
       // The payload first: its mean encoded size is what ProducerPerformance is told to send.
-      const codec = new Codec(b.region.registry.ccompatUrl);
+      const codec = new Codec(b.region.registry.ccompatUrl, b.region.tls("lab"));
       const schemaId = await codec.register(labTopic, ASSESSMENT_SCHEMA);
       const payload: PayloadStats = await measureAssessments(codec, schemaId, s.seed, 5_000);
       result.payload = payload;

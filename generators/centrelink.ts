@@ -57,8 +57,8 @@ const emit = (event: string, fields: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), event, ...fields })}\n`);
 
 export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>> {
-  const driver = await loadDriver(cfg.driver);
-  const codec = new Codec(cfg.registryUrl);
+  const driver = await loadDriver(cfg.driver, { onRotate: (e) => emit("svid-rotated", { ...e }) });
+  const codec = new Codec(cfg.registryUrl, cfg.tls);
   const responseSchemaId = cfg.responseSchemaId;
   const debts = new DebtRegistry(cfg.seed, population(cfg.seed, cfg.population));
   const f = newFaker(cfg.seed * 1000 + Number(/\d+$/.exec(cfg.instance)?.[0] ?? 0));

@@ -14,6 +14,7 @@ import { Codec, SCHEMAS } from "./codec.ts";
 import { breakAssessment, MISMATCH_KINDS, picksMismatch, ProducerDeadLetters } from "./dlq.ts";
 import { AssessmentFactory, type ClearanceResponse, population, type TaxAssessment } from "./domain.ts";
 import { type Admin, type Consumer, type KafkaDriver, loadDriver, type Producer, withTls } from "./drivers/driver.ts";
+import type { RotationEvent } from "./drivers/rotation.ts";
 import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
@@ -62,6 +63,8 @@ interface Site {
  */
 export class ClearanceFlow implements AsyncDisposable {
   readonly ledger = new Ledger();
+  /** The flow's own clients (the ATO tax service's producers, the tax engine's consumers) made again on SVID rotation. */
+  readonly rotations: RotationEvent[] = [];
   /** Payloads the ATO producer got wrong (the schema-mismatch row) and where they went. */
   readonly deadLetters: ProducerDeadLetters;
   readonly #w: WorkloadSpec;
@@ -128,11 +131,11 @@ export class ClearanceFlow implements AsyncDisposable {
     const w = this.#w;
     this.#supervisor = supervisor;
     this.#runDir = runDir;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("lab"));
     const schemas = SCHEMAS[w.encoding ?? "avro"];
     this.#assessmentSchemaId = await codec.register(w.topics.assessment, schemas.assessment, schemas.type);
     this.#responseSchemaId = await codec.register(w.topics.clearance, schemas.response, schemas.type);
-    this.#driver = await loadDriver(w.driver);
+    this.#driver = await loadDriver(w.driver, { onRotate: (e) => this.rotations.push(e) });
     const multi = this.#mesh.regions.length > 1;
     const done = progress(
       `starting ${w.centrelink.instances} Centrelink engine(s) and the ATO tax engine in ${this.#writeRegions.join(", ")} (${w.driver} driver${multi ? "" : ""})`,
@@ -271,8 +274,8 @@ export class ClearanceFlow implements AsyncDisposable {
     const site = this.#site(region);
     if (site.taxEngine) throw new Error(`the ATO tax engine of ${region} is already running`);
     const driver = this.#driver ?? (await loadDriver(this.#w.driver));
-    const codec = new Codec(site.region.registry.ccompatUrl);
     const tls = site.region.tls("ato-tax-engine");
+    const codec = new Codec(site.region.registry.ccompatUrl, tls);
     const c = await driver.consumer({
       bootstrap: site.region.bootstrap("ato"),
       clientId: `ato-tax-engine-${region}`,
@@ -394,7 +397,7 @@ export class ClearanceFlow implements AsyncDisposable {
    */
   foreignAssessments(): AssessmentSource {
     const w = this.#w;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("lab"));
     const factory = new AssessmentFactory(w.seed + 7_919, population(w.seed, w.population));
     return {
       topic: w.topics.assessment,
@@ -408,7 +411,7 @@ export class ClearanceFlow implements AsyncDisposable {
   /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
-    const codec = new Codec(this.#mesh.region().registry.ccompatUrl);
+    const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("ato-tax-service"));
     const schemaId = this.#assessmentSchemaId;
     if (schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
     const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import { InfraError } from "../lab/errors.ts";
+import type { ClientTls } from "./drivers/driver.ts";
 import { decodeMessage, encodeMessage, frame, ProtoFile, unframe } from "./protobuf.ts";
+import { agentFor, getJson, type SvidAgent } from "./svid-https.ts";
 
 const schemaDir = new URL("./schemas/", import.meta.url).pathname;
 export const ASSESSMENT_SCHEMA = readFileSync(`${schemaDir}tax-assessment.avsc`, "utf8");
@@ -36,9 +38,13 @@ export class Codec {
   readonly url: string;
   readonly #byId = new Map<number, Promise<RegisteredSchema>>();
 
-  constructor(ccompatUrl: string) {
+  readonly #agent: SvidAgent | undefined;
+
+  /** `tls`: the workload's SVID, presented to a registry that serves HTTPS (an mTLS mesh). */
+  constructor(ccompatUrl: string, tls?: ClientTls) {
     this.url = ccompatUrl;
-    this.registry = new SchemaRegistry({ host: ccompatUrl, retry: { retries: 5, initialRetryTimeInSecs: 0.2 } });
+    this.#agent = agentFor(ccompatUrl, tls);
+    this.registry = new SchemaRegistry({ host: ccompatUrl, retry: { retries: 5, initialRetryTimeInSecs: 0.2 }, ...(this.#agent ? { agent: this.#agent } : {}) });
   }
 
   /**
@@ -68,9 +74,9 @@ export class Codec {
     let p = this.#byId.get(id);
     if (!p) {
       p = (async () => {
-        const r = await fetch(`${this.url}/schemas/ids/${id}`);
-        if (!r.ok) throw new Error(`schema ${id}: the registry answered ${r.status}`);
-        const body = (await r.json()) as { schema: string; schemaType?: string };
+        const r = await getJson<{ schema: string; schemaType?: string }>(`${this.url}/schemas/ids/${id}`, this.#agent);
+        if (r.status !== 200 || !r.body) throw new Error(`schema ${id}: the registry answered ${r.status}`);
+        const body = r.body;
         const type = body.schemaType ?? "AVRO";
         return type === "PROTOBUF" ? { type, proto: new ProtoFile(body.schema) } : { type };
       })();

@@ -1,6 +1,7 @@
 import { createClient } from "redis";
 import { redisSocket } from "../topology/redis/redis.ts";
-import type { ClientTls } from "./drivers/driver.ts";
+import { type ClientTls, readSvidPems } from "./drivers/driver.ts";
+import { SvidWatch } from "./drivers/rotation.ts";
 
 /**
  * What an idempotent consumer remembers: the event ids it is processing (a claim, with a short TTL) and has
@@ -38,10 +39,24 @@ const DONE = "done";
 /** `tls`: the workload's SVID files, for a store that requires client certificates (`rediss://`, an mTLS mesh). */
 export async function openDedupeStore(url: string | undefined, ttlSeconds: number, claimSeconds = 10, tls?: ClientTls): Promise<DedupeStore> {
   if (!url) return noDedupe;
-  const client = createClient({ url, socket: { ...redisSocket(url.startsWith("rediss:") ? tls : undefined), reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) } });
-  // Errors surface on the commands; the client reconnects on its own.
-  client.on("error", () => {});
-  await client.connect();
+  const svid = url.startsWith("rediss:") ? tls : undefined;
+  const connect = async () => {
+    const c = createClient({ url, socket: { ...redisSocket(svid), reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) } });
+    // Errors surface on the commands; the client reconnects on its own.
+    c.on("error", () => {});
+    await c.connect();
+    return c;
+  };
+  let client = await connect();
+  // node-redis reconnects with the certificate it was made with: a new SVID gets a new client, the old one quits
+  // once its pending replies are in.
+  const watch = svid
+    ? new SvidWatch(svid, readSvidPems(svid).serial, async () => {
+        const [old, fresh] = [client, await connect()];
+        client = fresh;
+        await old.quit().catch(() => old.destroy());
+      })
+    : undefined;
   return {
     kind: "redis",
     claim: async (eventId, owner) => {
@@ -61,6 +76,7 @@ export async function openDedupeStore(url: string | undefined, ttlSeconds: numbe
       await client.set(KEY_PREFIX + eventId, DONE, { expiration: { type: "EX", value: ttlSeconds } });
     },
     close: async () => {
+      watch?.stop();
       await client.quit().catch(() => client.destroy());
     },
   };

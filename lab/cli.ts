@@ -58,7 +58,7 @@ Options:
   --out DIR        run directory (default runs/<scenario>-<time>); must not hold an earlier run
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
-  --security S     mtls (SPIRE SVIDs on every link) or plaintext, over what the topology says
+  --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
   --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
                    runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
 

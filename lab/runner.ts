@@ -5,6 +5,7 @@ import { analyseGroup, readEngineHistory, withRequests } from "../chaos/analysis
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
 import { IdentityWatch } from "../topology/spire/watch.ts";
+import { rotationLatency } from "../reports/rotation.ts";
 import { AlertBook } from "./alerts.ts";
 import { PillLog } from "../chaos/poison.ts";
 import { FaultSchedule, realClock } from "../chaos/schedule.ts";
@@ -275,7 +276,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const latencyMs = recorder.finish(Date.now()) as RunResult["latencyMs"];
   const endMs = nowMs();
   // Phases and the scenario's analysis read the whole history back from the ledger file, as any report would.
-  const needHistory = phaseStarts.length > 0 || chaos !== undefined || (scenario.analyse !== undefined && flow !== undefined);
+  const needHistory = phaseStarts.length > 0 || chaos !== undefined || identityWatch !== undefined || (scenario.analyse !== undefined && flow !== undefined);
   const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
   if (scenario.analyse && flow) {
@@ -314,7 +315,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
-    ...(identityWatch ? { alerts: alerts.list() } : {}),
+    ...(identityWatch ? { alerts: alerts.list(), svidRotation: svidRotationOf(identityWatch, flow, entries, toRunMs, trafficStartMs === null ? endMs : trafficStartMs + workload.warmupMs) } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
     ...((await hostFacts) ? { hosts: await hostFacts } : {}),
@@ -450,4 +451,11 @@ function listLogs(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
+}
+
+/** Every SVID renewal the watch saw, and what renewals of the flow's workloads did to its latency. */
+function svidRotationOf(watch: IdentityWatch, flow: ClearanceFlow | undefined, entries: readonly LedgerEntry[], toRunMs: (us: number) => number, fromMs: number) {
+  const renewals = watch.renewals();
+  const clients = (flow?.rotations ?? []).map(({ client, kind, tookMs }) => ({ client, kind, tookMs }));
+  return { renewals, clients, latency: rotationLatency(entries, renewals, toRunMs, { fromMs }) };
 }

@@ -1,4 +1,5 @@
 import { ALERT_COLUMNS, alertRow } from "../lab/alerts.ts";
+import { ROTATION_COLUMNS, rotationRows } from "./rotation.ts";
 import { failedOf } from "./result.ts";
 import { deadLetterRows } from "./dead-letters.ts";
 import { securityOf } from "./result.ts";
@@ -59,6 +60,7 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
     out.push(mdTable(["fault", "target", "from (s)", "to (s)", "outcome", "requests failed"], r.faults.map((f) => [f.kind, f.target, (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), f.outcome, failedOf(f)])));
   }
   if (r.alerts?.length) out.push("", "### Alerts", "", mdTable(ALERT_COLUMNS, r.alerts.map(alertRow)));
+  if (r.svidRotation?.latency.renewals) out.push("", "### SVID rotation", "", mdTable(ROTATION_COLUMNS, rotationRows(r.svidRotation.latency)));
   const drifts = runDrifts(run);
   if (drifts.length) out.push("", "### Drift", "", ...drifts.map((d) => `- ${d.verdict === "upward" ? "❌ " : ""}${describeDrift(d)}`));
   return `${out.join("\n")}\n`;

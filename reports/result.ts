@@ -2,6 +2,8 @@ import { renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Alert } from "../lab/alerts.ts";
+import type { SvidRenewal } from "../topology/spire/watch.ts";
+import type { RotationLatency } from "./rotation.ts";
 import type { GroupAnalysis } from "../chaos/analysis.ts";
 import type { RunHost } from "../hardware/diff.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
@@ -59,6 +61,8 @@ export interface RunResult {
   consumerGroup?: GroupAnalysis;
   /** What the run's watchers paged for (an mTLS mesh: its identity plane, topology/spire/watch.ts), fired and resolved on the run's clock. */
   alerts?: Alert[];
+  /** On an mTLS mesh: every SVID renewal seen, and the flow's latency near renewals of its workloads against the rest. */
+  svidRotation?: { renewals: SvidRenewal[]; clients: { client: string; kind: string; tookMs: number }[]; latency: RotationLatency };
   /** The dead-letter rows of the failure matrix (schema mismatch, poison pills), when the run exercised them. */
   deadLetters?: DeadLetterResult;
 }

@@ -29,6 +29,11 @@ export function renderSummary(r: RunResult, resultFile: string): string {
     for (const a of r.alerts.slice(0, 6)) lines.push(`    ${a.severity === "critical" ? "CRIT" : "warn"} +${(a.firedAtMs / 1000).toFixed(1)} s ${a.name} on ${a.subject}${a.resolvedAtMs === null ? "" : ` (resolved +${(a.resolvedAtMs / 1000).toFixed(1)} s)`}`);
     if (r.alerts.length > 6) lines.push(`    ... ${r.alerts.length - 6} more in result.json`);
   }
+  const rot = r.svidRotation?.latency;
+  if (rot?.renewals) {
+    const p = (w: typeof rot.near) => `${w.requests} requests, p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, ${w.errors} errors, ${w.lost} lost`;
+    lines.push(`  SVID rotation: ${rot.renewals} renewals of the flow's SVIDs; near one (-1 s..+${rot.windowMs / 1000} s): ${p(rot.near)}; otherwise: ${p(rot.away)}`);
+  }
   if (r.checker.outOfOrderCount) lines.push(`  per-key order: ${r.checker.outOfOrderCount} inversion(s)`);
   if (r.error) lines.push(`  error: ${r.error.component ? `${r.error.component}: ` : ""}${r.error.message}`);
   lines.push(`  result: ${resultFile}`);

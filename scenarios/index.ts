@@ -11,6 +11,7 @@ import type { Scenario } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
 import { spireOutage } from "./spire-outage.ts";
+import { svidRotation } from "./svid-rotation.ts";
 
 /** Every scenario `./meshlab run` knows, by name. */
 export const scenarios: Record<string, Scenario> = {
@@ -27,6 +28,7 @@ export const scenarios: Record<string, Scenario> = {
   [clearanceProtobuf.name]: clearanceProtobuf,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
+  [svidRotation.name]: svidRotation,
 };
 
 export function findScenario(name: string): Scenario {

@@ -81,7 +81,7 @@ export interface TopologySpec {
    */
   dedupeStore: "redis" | "none";
   /**
-   * `mtls` (the seed's zero-trust mesh; opt-in until its integration tests land, see README): every link is TLS with SPIRE-issued client certificates and
+   * `mtls` (the default: the seed's zero-trust mesh): every link is TLS with SPIRE-issued client certificates and
    * the brokers authorize by SPIFFE ID. `plaintext`: no TLS, no ACLs, for comparison; reports say so.
    */
   security: "mtls" | "plaintext";
@@ -139,7 +139,7 @@ const topologyCheck = obj({
     null,
   ),
   dedupeStore: optional(oneOf("redis", "none"), "redis"),
-  security: optional(oneOf("mtls", "plaintext"), "plaintext"),
+  security: optional(oneOf("mtls", "plaintext"), "mtls"),
   identity: optional(identityCheck, () => identityCheck({}, "topology.identity", []) as ReturnType<typeof identityCheck> & object),
   topics: arr(
     obj({

@@ -1,4 +1,6 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { RotationOptions } from "./rotation.ts";
 /**
  * The small interface the generators use to talk to Kafka. Two drivers implement it: `confluent` (librdkafka via
  * @confluentinc/kafka-javascript: cooperative-sticky, KIP-848, the default) and `kafkajs` (pure JS, eager only).
@@ -17,16 +19,43 @@ export interface ClientTls {
   ca: string;
 }
 
+/** One consistent reading of a workload's SVID files: the key matches the leaf, whatever spiffe-helper is doing. */
+export interface SvidPems {
+  cert: string;
+  key: string;
+  ca: string;
+  /** The leaf's serial number: a new one means the SVID rotated. */
+  serial: string;
+  notAfterMs: number;
+}
+
+/**
+ * Reads the SVID files once, consistently: spiffe-helper rewrites the certificate and the key one after the other,
+ * so a reader can see a new certificate beside the old key. Such a pair is read again (up to `tries` times, 50 ms
+ * apart); a client made from it would fail every handshake.
+ */
+export function readSvidPems(tls: ClientTls, tries = 40): SvidPems {
+  for (let i = 1; ; i++) {
+    try {
+      const [cert, key, ca] = [readFileSync(tls.cert, "utf8"), readFileSync(tls.key, "utf8"), readFileSync(tls.ca, "utf8")];
+      const leaf = new X509Certificate(cert);
+      if (leaf.checkPrivateKey(createPrivateKey(key))) return { cert, key, ca, serial: leaf.serialNumber, notAfterMs: Date.parse(leaf.validTo) };
+      if (i >= tries) throw new Error(`the key in ${tls.key} does not match the certificate in ${tls.cert}`);
+    } catch (e) {
+      if (i >= tries) throw new Error(`cannot read the SVID at ${tls.cert}: ${(e as Error).message}`, { cause: e });
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
 /**
  * Node's TLS options (tls.connect, node-redis) presenting a workload's SVID files as they are now. No hostname
  * check, as for librdkafka: SVIDs name a SPIFFE ID, links are IPs; the chain is still checked against the bundle.
  */
-export const nodeTlsOptions = (tls: ClientTls): { cert: Buffer; key: Buffer; ca: Buffer; checkServerIdentity: () => undefined } => ({
-  cert: readFileSync(tls.cert),
-  key: readFileSync(tls.key),
-  ca: readFileSync(tls.ca),
-  checkServerIdentity: () => undefined,
-});
+export const nodeTlsOptions = (tls: ClientTls): { cert: string; key: string; ca: string; checkServerIdentity: () => undefined } => {
+  const { cert, key, ca } = readSvidPems(tls);
+  return { cert, key, ca, checkServerIdentity: () => undefined };
+};
 
 /** Where a client connects: a bootstrap list and, on an mTLS mesh, its workload's SVID files. */
 export interface KafkaAccess {
@@ -37,17 +66,22 @@ export interface KafkaAccess {
 /** `{ tls }` for a client's options, or nothing when the mesh runs plaintext. */
 export const withTls = (tls: ClientTls | undefined): { tls?: ClientTls } => (tls ? { tls } : {});
 
-/** librdkafka's settings for a client certificate. No hostname check: SVIDs name a SPIFFE ID, links are IPs. */
-export const tlsProps = (tls: ClientTls | undefined): ClientProps =>
-  tls
-    ? {
-        "security.protocol": "ssl",
-        "ssl.certificate.location": tls.cert,
-        "ssl.key.location": tls.key,
-        "ssl.ca.location": tls.ca,
-        "ssl.endpoint.identification.algorithm": "none",
-      }
-    : {};
+/**
+ * librdkafka's settings for a client certificate, as PEM strings from one consistent reading of the files (a client
+ * reads its certificate once, when it is made: see rotation.ts). No hostname check: SVIDs name a SPIFFE ID, links
+ * are IPs.
+ */
+export const tlsProps = (tls: ClientTls | undefined): ClientProps => {
+  if (!tls) return {};
+  const { cert, key, ca } = readSvidPems(tls);
+  return {
+    "security.protocol": "ssl",
+    "ssl.certificate.pem": cert,
+    "ssl.key.pem": key,
+    "ssl.ca.pem": ca,
+    "ssl.endpoint.identification.algorithm": "none",
+  };
+};
 
 export interface ProduceRecord {
   topic: string;
@@ -149,9 +183,13 @@ export interface KafkaDriver {
 export const driverNames = ["confluent", "kafkajs"] as const;
 export type DriverName = (typeof driverNames)[number];
 
-export async function loadDriver(name: DriverName): Promise<KafkaDriver> {
-  if (name === "kafkajs") return (await import("./kafkajs.ts")).kafkajsDriver;
-  return (await import("./confluent.ts")).confluentDriver;
+/**
+ * A driver by name. Its producers and consumers made with an SVID are made again whenever the SVID rotates
+ * (rotation.ts); `rotation` says how often to look and who hears of each renewal.
+ */
+export async function loadDriver(name: DriverName, rotation: RotationOptions = {}): Promise<KafkaDriver> {
+  const inner = name === "kafkajs" ? (await import("./kafkajs.ts")).kafkajsDriver : (await import("./confluent.ts")).confluentDriver;
+  return (await import("./rotation.ts")).rotating(inner, rotation);
 }
 
 export const headersToStrings = (h: Record<string, unknown> | undefined): Record<string, string> => {

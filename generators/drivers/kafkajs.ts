@@ -1,13 +1,9 @@
-import { readFileSync } from "node:fs";
 import { Kafka, logLevel, PartitionAssigners } from "kafkajs";
 import { BadInputError } from "../../lab/errors.ts";
-import { type Admin, type ClientProps, type ClientTls, type Consumer, type GroupState, headersToStrings, type KafkaDriver, sumLag } from "./driver.ts";
+import { type Admin, type ClientProps, type ClientTls, type Consumer, type GroupState, headersToStrings, type KafkaDriver, nodeTlsOptions, sumLag } from "./driver.ts";
 
 /** Node's TLS options from a workload's SVID files; the chain is checked against the bundle, not the host name. */
-export const kafkajsSsl = (tls: ClientTls | undefined) =>
-  tls
-    ? { ssl: { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), rejectUnauthorized: true, checkServerIdentity: () => undefined } }
-    : {};
+export const kafkajsSsl = (tls: ClientTls | undefined) => (tls ? { ssl: { ...nodeTlsOptions(tls), rejectUnauthorized: true } } : {});
 
 const client = (bootstrap: string, clientId: string, tls?: ClientTls) =>
   new Kafka({ brokers: bootstrap.split(","), clientId, logLevel: logLevel.NOTHING, retry: { retries: 8 }, ...kafkajsSsl(tls) });

@@ -1,4 +1,5 @@
 import { ALERT_COLUMNS, alertRow } from "../../lab/alerts.ts";
+import { ROTATION_COLUMNS, rotationRows } from "../rotation.ts";
 import { type DriftFit, describeDrift } from "../drift.ts";
 import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
@@ -254,6 +255,9 @@ function faultTable(run: RunData): string {
   const alerts = run.result.alerts ?? [];
   if (alerts.length) parts.push("<h3>Alerts</h3>", table(ALERT_COLUMNS, alerts.map((a) => alertRow(a).map((c) => esc(c)))));
   else if (run.result.alerts) parts.push("<p>No alert fired.</p>");
+  const rot = run.result.svidRotation?.latency;
+  if (rot?.renewals)
+    parts.push(`<h3>SVID rotation</h3><p>${rot.renewals} renewals of the flow's SVIDs while it was measured; its clients were made again on each.</p>`, table(ROTATION_COLUMNS, rotationRows(rot).map((r) => r.map((c) => esc(c))), "num"));
   return parts.join("") || "<p>No phases or faults in this run.</p>";
 }
 

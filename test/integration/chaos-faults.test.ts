@@ -5,7 +5,7 @@ import { disposeAll, limitDir, usage } from "../../chaos/disk.ts";
 import { type ChaosContext, createInjector } from "../../chaos/injectors.ts";
 import { partitionOfKey } from "../../chaos/selectors.ts";
 import { parseFaults } from "../../chaos/spec.ts";
-import { type ConsumedRecord, loadDriver, type Producer } from "../../generators/drivers/driver.ts";
+import { type ConsumedRecord, loadDriver, type Producer, withTls } from "../../generators/drivers/driver.ts";
 import { cacheRoot } from "../../lab/install.ts";
 import { Supervisor } from "../../lab/proc.ts";
 import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
@@ -63,7 +63,7 @@ describe("faults on a real region", () => {
     }
   };
   const producer = async (klass = "ato"): Promise<Producer> => {
-    const p = await (await loadDriver("confluent")).producer({ bootstrap: mesh.region().bootstrap(klass), clientId: `test-${klass}-${producers.length}` });
+    const p = await (await loadDriver("confluent")).producer({ bootstrap: mesh.region().bootstrap(klass), clientId: `test-${klass}-${producers.length}`, ...withTls(mesh.region().tls("lab")) });
     producers.push(p);
     return p;
   };
@@ -141,7 +141,7 @@ describe("faults on a real region", () => {
     expect(links.filter((l) => l.endsWith(".lab") || l === "syd-2.controller.from-syd-2" || l === "syd-1.controller.from-syd-3")).toEqual([]);
     // Asked from outside the cut (Centrelink's class, whose links to syd-2 are cut): the lab's own listener would
     // also reach syd-2, which keeps answering with its stale view of the cluster.
-    const admin = await (await loadDriver("confluent")).admin({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-partition" });
+    const admin = await (await loadDriver("confluent")).admin({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-partition", ...withTls(mesh.region().tls("lab")) });
     try {
       // The others fence syd-2 once its broker session expires, which needs its own heartbeats to the controller
       // cut (a cut towards it only would leave them), and elect new leaders for its partitions.
@@ -251,7 +251,7 @@ describe("faults on a real region", () => {
   };
   /** Every acknowledged write is still there, read back through the brokers. */
   const unreadAcked = async (): Promise<string[]> => {
-    const consumer = await (await loadDriver("confluent")).consumer({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-disk", groupId: `test-disk-${Date.now()}`, topics: [TOPIC] });
+    const consumer = await (await loadDriver("confluent")).consumer({ bootstrap: mesh.region().bootstrap("centrelink"), clientId: "test-disk", groupId: `test-disk-${Date.now()}`, topics: [TOPIC], ...withTls(mesh.region().tls("lab")) });
     const seen = new Set<string>();
     try {
       await consumer.run(async (r: ConsumedRecord) => void (r.headers.id && seen.add(r.headers.id)));

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
+import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSESSMENT_SCHEMA, Codec } from "../../generators/codec.ts";
 import { AssessmentFactory, population, type TaxAssessment } from "../../generators/domain.ts";
-import { type ConsumedRecord, loadDriver } from "../../generators/drivers/driver.ts";
+import { type ConsumedRecord, loadDriver, withTls } from "../../generators/drivers/driver.ts";
+import { agentFor, getJson } from "../../generators/svid-https.ts";
 import { cacheRoot } from "../../lab/install.ts";
 import { Supervisor } from "../../lab/proc.ts";
 import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
@@ -14,7 +16,7 @@ import { alive, ROOT, recordedPids, tempDir } from "./helpers.ts";
 const ASSESSMENTS = "au.gov.ato.tax.assessment.v1";
 
 /** One real region (3 KRaft nodes, Apicurio on KafkaSQL, Toxiproxy on every link), shared by the tests below. */
-describe("a region stood up from the default spec", () => {
+describe("a region stood up from the default spec (mTLS: the test's clients present the lab's SVID)", () => {
   const spec = parseTopology(JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region.json"), "utf8")));
   const stateDir = join(cacheRoot(), "state", "runs");
   let supervisor: Supervisor;
@@ -49,12 +51,13 @@ describe("a region stood up from the default spec", () => {
   it("carries records between client classes through their proxies", async () => {
     const driver = await loadDriver("confluent");
     const region = mesh.region();
-    const producer = await driver.producer({ bootstrap: region.bootstrap("ato"), clientId: "test-ato" });
+    const producer = await driver.producer({ bootstrap: region.bootstrap("ato"), clientId: "test-ato", ...withTls(region.tls("lab")) });
     const consumer = await driver.consumer({
       bootstrap: region.bootstrap("centrelink"),
       clientId: "test-centrelink",
       groupId: `test-${Date.now()}`,
       topics: [ASSESSMENTS],
+      ...withTls(region.tls("lab")),
     });
     const got: ConsumedRecord[] = [];
     try {
@@ -83,7 +86,7 @@ describe("a region stood up from the default spec", () => {
     const toxiproxy = mesh.toxiproxy;
     if (!toxiproxy) throw new Error("no toxiproxy");
     const timeSends = async (klass: string) => {
-      const p = await driver.producer({ bootstrap: region.bootstrap(klass), clientId: `test-${klass}` });
+      const p = await driver.producer({ bootstrap: region.bootstrap(klass), clientId: `test-${klass}`, ...withTls(region.tls("lab")) });
       try {
         await p.send({ topic: ASSESSMENTS, key: "warm", value: Buffer.from("x"), headers: {} });
         const t0 = performance.now();
@@ -116,17 +119,25 @@ describe("a region stood up from the default spec", () => {
     expect(await timeSends("ato")).toBeLessThan(150);
   });
 
-  it("registers schemas in Apicurio (KafkaSQL) and decodes them through a fresh client", async () => {
-    const url = mesh.region().registry.ccompatUrl;
-    const id = await new Codec(url).register(ASSESSMENTS, ASSESSMENT_SCHEMA);
+  it("registers schemas in Apicurio (KafkaSQL, HTTPS with client certificates) and decodes them through a fresh client", async () => {
+    const region = mesh.region();
+    const url = region.registry.ccompatUrl;
+    const [lab, engine] = [region.tls("lab"), region.tls("centrelink-engine")];
+    const id = await new Codec(url, lab).register(ASSESSMENTS, ASSESSMENT_SCHEMA);
     const a = new AssessmentFactory(7, population(7, 10)).next(Date.now());
-    const wire = await new Codec(url).encode(id, a);
+    const wire = await new Codec(url, lab).encode(id, a);
     expect(wire[0]).toBe(0); // magic byte
     expect(wire.readInt32BE(1)).toBe(id);
-    const back = await new Codec(url).decode<TaxAssessment>(wire);
+    const back = await new Codec(url, engine).decode<TaxAssessment>(wire);
     expect(back).toEqual(a);
-    const subjects = (await (await fetch(`${url}/subjects`)).json()) as string[];
-    expect(subjects).toContain(`${ASSESSMENTS}-value`);
+    expect(url).toMatch(/^https:/);
+    const subjects = await getJson<string[]>(`${url}/subjects`, agentFor(url, engine));
+    expect(subjects).toMatchObject({ status: 200 });
+    expect(subjects.body).toContain(`${ASSESSMENTS}-value`);
+    // Without a client certificate the handshake is refused: the API is not open to whoever reaches its port.
+    const bare = await getJson(`${url}/subjects`, new https.Agent({ rejectUnauthorized: false })).catch((e: Error) => e);
+    expect(bare).toBeInstanceOf(Error);
+    expect(String((bare as Error).message)).toMatch(/certificate|alert|socket hang up|ECONNRESET/i);
     // KafkaSQL: the schema lives in a Kafka topic of the region.
     const admin = await mesh.region().admin();
     try {

@@ -7,7 +7,7 @@ import { createInjector } from "../../chaos/injectors.ts";
 import { parseFaults } from "../../chaos/spec.ts";
 import { openDedupeStore } from "../../generators/dedupe.ts";
 import { AssessmentFactory, population, type TaxAssessment } from "../../generators/domain.ts";
-import { loadDriver } from "../../generators/drivers/driver.ts";
+import { loadDriver, withTls } from "../../generators/drivers/driver.ts";
 import { cacheRoot } from "../../lab/install.ts";
 import { Supervisor } from "../../lab/proc.ts";
 import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
@@ -41,7 +41,7 @@ describe("two regions with MirrorMaker 2", () => {
   const produce = async (region: string, n: number, tag: string) => {
     const driver = await loadDriver("confluent");
     const r = mesh.region(region);
-    const p = await driver.producer({ bootstrap: r.bootstrap("ato"), clientId: `test-${tag}` });
+    const p = await driver.producer({ bootstrap: r.bootstrap("ato"), clientId: `test-${tag}`, ...withTls(r.tls("lab")) });
     try {
       return await Promise.all(
         Array.from({ length: n }, (_, i) =>
@@ -72,8 +72,8 @@ describe("two regions with MirrorMaker 2", () => {
   });
 
   it("serves a schema registered in the primary region from the other region's registry, with the same id", async () => {
-    const syd = new Codec(mesh.region("syd").registry.ccompatUrl);
-    const mel = new Codec(mesh.region("mel").registry.ccompatUrl);
+    const syd = new Codec(mesh.region("syd").registry.ccompatUrl, mesh.region("syd").tls("lab"));
+    const mel = new Codec(mesh.region("mel").registry.ccompatUrl, mesh.region("mel").tls("centrelink-engine"));
     const id = await syd.register(ASSESSMENTS, ASSESSMENT_SCHEMA);
     const a = new AssessmentFactory(7, population(7, 100)).next(Date.now());
     const wire = await syd.encode(id, a);
@@ -92,7 +92,7 @@ describe("two regions with MirrorMaker 2", () => {
     const driver = await loadDriver("confluent");
     // Consume part of the stream in syd, then stop (committing on close), as a group does when its region fails.
     const before = new Set<string>();
-    const c = await driver.consumer({ bootstrap: mesh.region("syd").bootstrap("centrelink"), clientId: "test-before", groupId: group, topics: [ASSESSMENTS] });
+    const c = await driver.consumer({ bootstrap: mesh.region("syd").bootstrap("centrelink"), clientId: "test-before", groupId: group, topics: [ASSESSMENTS], ...withTls(mesh.region("syd").tls("lab")) });
     await c.run(async (r) => {
       // Past 150 the handler fails, so those records are neither processed nor committed: the other region owes them.
       if (before.size >= 150) throw new Error("held back for the failover");
@@ -115,7 +115,7 @@ describe("two regions with MirrorMaker 2", () => {
 
     const after: { id: string; partition: number; offset: number }[] = [];
     const firstOffset = new Map<number, number>();
-    const m = await driver.consumer({ bootstrap: mesh.region("mel").bootstrap("centrelink"), clientId: "test-after", groupId: group, topics: [remoteTopic("syd", ASSESSMENTS)] });
+    const m = await driver.consumer({ bootstrap: mesh.region("mel").bootstrap("centrelink"), clientId: "test-after", groupId: group, topics: [remoteTopic("syd", ASSESSMENTS)], ...withTls(mesh.region("mel").tls("lab")) });
     await m.run(async (r) => {
       const id = r.headers["event-id"] ?? "";
       if (!firstOffset.has(r.partition)) firstOffset.set(r.partition, Number(r.offset));

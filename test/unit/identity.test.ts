@@ -20,9 +20,10 @@ const problemsOf = (input: unknown): readonly string[] => {
 };
 
 describe("identity spec", () => {
-  it("defaults: plaintext, a trust domain named after the mesh, 10 min SVIDs, one identity per workload", () => {
+  it("defaults: mTLS, a trust domain named after the mesh, 10 min SVIDs, one identity per workload", () => {
     const spec = parseTopology(base());
-    expect(spec.security).toBe("plaintext");
+    expect(spec.security).toBe("mtls");
+    expect(parseTopology({ ...base(), security: "plaintext" }).security).toBe("plaintext");
     expect(spec.identity.trustDomain).toBe(`${spec.name}.meshlab.test`);
     expect(spec.identity.svidTtlMs).toBe(600_000);
     expect(spec.identity.identities.map((i) => i.user)).toContain("meshlab-ato-tax-service");

@@ -7,8 +7,9 @@ import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
 
 const RUN_DIR = "/tmp/meshlab-run";
 
+/** Plaintext rendering (the mTLS listeners, key stores and authorizer are covered in identity.test.ts). */
 const loadSpec = (file: string): TopologySpec =>
-  parseTopology(JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8")));
+  parseTopology({ ...JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8")), security: "plaintext" });
 
 const planFor = (spec: TopologySpec): MeshPlan =>
   planMesh(
@@ -52,6 +53,7 @@ const get = (props: Map<string, string>, key: string): string => {
 const oneBroker = (): TopologySpec =>
   parseTopology({
     name: "solo",
+    security: "plaintext",
     regions: [{ name: "syd", nodes: [{ id: "syd-1", nodeId: 1, roles: ["broker", "controller"], az: "az7" }] }],
     topics: [{ name: "t", replicationFactor: 1, config: { "min.insync.replicas": "1" } }],
   });
@@ -168,6 +170,7 @@ describe("renderServerProperties caps replication to the region's brokers", () =
   it("uses RF 2 and min ISR 2 in a two-broker region", () => {
     const spec = parseTopology({
       name: "duo",
+      security: "plaintext",
       regions: [
         {
           name: "syd",

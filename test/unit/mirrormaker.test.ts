@@ -11,7 +11,9 @@ import { flowTopics, REGISTRY_JOURNAL_TOPIC, renderMirrorMakerProperties, replic
 import { planMesh, portsNeeded } from "../../topology/plan.ts";
 import { parseTopology, type TopologySpec } from "../../topology/spec.ts";
 
-const load = (file: string): TopologySpec => parseTopology(JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8")));
+/** Plaintext unless a test says mTLS (spec files run mTLS by default). */
+const load = (file: string): TopologySpec =>
+  parseTopology({ ...JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8")), security: "plaintext" });
 const props = (text: string): Record<string, string> =>
   Object.fromEntries(
     text

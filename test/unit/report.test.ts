@@ -137,6 +137,18 @@ describe("the HTML report", { timeout: 30_000 }, () => {
     expect(renderReport(await loadRun(dir))).toContain("No alert fired.");
   });
 
+  it("tabulates what SVID rotation did to latency in report.html and summary.md", async () => {
+    const dir = join(root, "rotated");
+    await writeSampleRun(dir, { seconds: 5, rate: 5 });
+    const file = join(dir, "result.json");
+    const w = (requests: number, p50: number, p99: number) => ({ requests, completed: requests, errors: 0, lost: 0, latencyMs: { count: requests, p50, p95: p99, p99, p999: p99, max: p99 } });
+    const svidRotation = { renewals: [], clients: [], latency: { renewals: 9, windowMs: 5_000, near: w(120, 48, 310), away: w(680, 31, 95) } };
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), svidRotation }));
+    const run = await loadRun(dir);
+    expect(renderReport(run)).toMatch(/<h3>SVID rotation<\/h3><p>9 renewals.*near an SVID renewal \(-1 s\.\.\+5 s\)<\/td><td[^>]*>120<\/td>/s);
+    expect(runMarkdown(run)).toContain("| otherwise | 680 | 680 | 0 | 0 | 31 | 95 | 95 |");
+  });
+
   it("renders a run without phases, faults or ledger", async () => {
     const dir = join(root, "plain");
     unlinkSync(join(dir, "ledger.ndjson"));

@@ -100,6 +100,14 @@ describe("renderSummary", () => {
     expect(text).not.toContain("alerts:");
   });
 
+  it("says how the flow fared near SVID renewals, only when there were some", () => {
+    const w = (requests: number, p50: number, p99: number) => ({ requests, completed: requests, errors: 0, lost: 0, latencyMs: { count: requests, p50, p95: p99, p99, p999: p99, max: p99 } });
+    const svidRotation = { renewals: [], clients: [], latency: { renewals: 9, windowMs: 5_000, near: w(120, 48, 310), away: w(680, 31, 95) } };
+    const t = renderSummary(result({ svidRotation }), "r.json");
+    expect(t).toContain("  SVID rotation: 9 renewals of the flow's SVIDs; near one (-1 s..+5 s): 120 requests, p50 48 ms, p99 310 ms, 0 errors, 0 lost; otherwise: 680 requests, p50 31 ms, p99 95 ms, 0 errors, 0 lost");
+    expect(text).not.toContain("SVID rotation");
+  });
+
   it('says "BREACHED" when the SLO failed and marks each failed check with its actual value', () => {
     expect(text).toContain("  SLO BREACHED");
     expect(text).toContain("    ok   latencyMs.clearance.p95 <= 300 (actual 251)");

@@ -347,7 +347,7 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
       journalTopic: replicatedRegistry(spec) && plan.name !== primaryRegion(spec) ? remoteTopic(primaryRegion(spec), REGISTRY_JOURNAL_TOPIC) : REGISTRY_JOURNAL_TOPIC,
       bootstrap: plan.bootstrap.registry ?? plan.bootstrap[LAB_CLASS] ?? "",
       heapMb: spec.registry.heapMb,
-      ...(spire ? { tls: spire.files("registry") } : {}),
+      ...(spire ? { tls: spire.files("registry"), labTls: clientTls(spire.files("lab")) } : {}),
     }),
   );
   done(registry.ccompatUrl);

@@ -65,6 +65,13 @@ class SvidExpiry {
   }
 }
 
+/** A workload's new SVID, seen on disk `atMs` after the run started. */
+export interface SvidRenewal {
+  region: string;
+  workload: string;
+  atMs: number;
+}
+
 /**
  * Samples every region's SPIRE once a second while a run goes (server readiness over its health endpoint, the
  * agent's process, each workload's SVID on disk) and feeds the alert rules into the run's alert book.
@@ -76,6 +83,8 @@ export class IdentityWatch {
   readonly #runMs: () => number;
   readonly #onFire: (a: Alert) => void;
   readonly #expiry = new Map<string, SvidExpiry>();
+  readonly #lastNotAfter = new Map<string, number>();
+  readonly #renewals: SvidRenewal[] = [];
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<void> = Promise.resolve();
 
@@ -102,12 +111,23 @@ export class IdentityWatch {
 
   async #observe(r: SpireRegion): Promise<IdentityObservation> {
     const serverReady = await fetch(r.readyUrl, { signal: AbortSignal.timeout(900) }).then((x) => x.ok, () => false);
-    return {
-      region: r.name,
-      serverReady,
-      agentRunning: r.agent?.running() ?? false,
-      svids: r.workloads().map((workload) => ({ workload, notAfterMs: this.#expiryOf(r.files(workload).svid).read() })),
-    };
+    const svids = r.workloads().map((workload) => ({ workload, notAfterMs: this.#expiryOf(r.files(workload).svid).read() }));
+    for (const v of svids) this.#noteRenewal(r.name, v.workload, v.notAfterMs);
+    return { region: r.name, serverReady, agentRunning: r.agent?.running() ?? false, svids };
+  }
+
+  /** A later expiry than last seen is a new SVID on disk: the moment every client of that workload renews. */
+  #noteRenewal(region: string, workload: string, notAfterMs: number | null): void {
+    if (notAfterMs === null) return;
+    const key = `${region}/${workload}`;
+    const last = this.#lastNotAfter.get(key);
+    this.#lastNotAfter.set(key, Math.max(last ?? 0, notAfterMs));
+    if (last !== undefined && notAfterMs > last) this.#renewals.push({ region, workload, atMs: this.#runMs() });
+  }
+
+  /** SVID renewals seen while the run went (the first SVID of each workload is not one). */
+  renewals(): SvidRenewal[] {
+    return [...this.#renewals];
   }
 
   #expiryOf(file: string): SvidExpiry {
