@@ -161,7 +161,10 @@ function overallVerdict(rows: readonly DeltaRow[]): Verdict {
 
 function describeMethod(baseline: RunSet, candidates: readonly RunSet[], c: Ctx): string {
   const sizes = `${baseline.runs.length} baseline run(s), ${candidates.map((x) => x.runs.length).join("/")} candidate run(s)`;
-  const floor = `the lab's noise floor (x${c.noiseFloor}: runs of one build differed by up to that ratio here)`;
+  const floor =
+    c.noiseFloor === NOISE_FLOOR_RATIO
+      ? `the lab's noise floor (x${c.noiseFloor}: runs of one build differed by up to that ratio here)`
+      : `the noise floor given (x${c.noiseFloor}, --noise-floor)`;
   if (baseline.runs.length >= 2 && candidates.every((x) => x.runs.length >= 2))
     return `spread between runs (${sizes}): per run one value per percentile; Mann-Whitney U test at p < ${ALPHA} and a change beyond ${Math.round(c.minEffect * 100)} % with 4+ runs a side, else non-overlapping runs and a change beyond ${floor}; interval: bootstrap over runs (${c.resamples} resamples) of the difference of medians`;
   return `run-to-run noise NOT estimated (${sizes}): a change counts only beyond ${floor}; interval: block bootstrap within the runs (${c.resamples} resamples), which cannot see what differs between runs. Use ./meshlab run --repeat N and compare --baseline/--candidate sets`;

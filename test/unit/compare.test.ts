@@ -190,6 +190,7 @@ describe("./meshlab compare", { timeout: 180_000 }, () => {
     const quiet = cli(["compare", reps("base", 1)[0] as string, reps("slower", 1)[0] as string, "--fail-if-worse", "--resamples", "200", "--noise-floor", "1.2", "--out", out]);
     expect(quiet.status, quiet.stderr).toBe(ExitCode.worseThanBaseline);
     expect(quiet.stdout).toContain("noise floor (x1.2)");
+    expect(quiet.stdout).toContain("a change counts only beyond the noise floor given (x1.2, --noise-floor)");
   });
 
   it("refuses bad input with exit 2, saying what is wrong", () => {
