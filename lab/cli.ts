@@ -1,11 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { NAMED_PROFILES } from "../generators/profiles.ts";
 import { scenarios, findScenario } from "../scenarios/index.ts";
+import { writeStarter } from "../scenarios/starter.ts";
+import { loadScenarioFile } from "../scenarios/user.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
 import { loadTopology } from "../topology/spec.ts";
+import { looksLikePath } from "./data-file.ts";
 import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts";
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
@@ -43,10 +46,13 @@ function expandLists(args: readonly string[], lists: readonly string[]): string[
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario> [--repeat N] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
-    help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes.
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext]",
+    help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
+one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
+./meshlab init writes a starter).
 
 Options:
+  --topology T     run on another topology: a spec of topology/specs by name, or a path to a JSON/YAML spec
   --duration D     how long load is offered (e.g. 30s, 5m, 8h); the drain comes after
   --soak           a soak: 8 h unless --duration says otherwise (README: "Soak")
   --rate N         constant arrival rate, clearance requests per second
@@ -76,6 +82,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       driver: { type: "string" },
       consumers: { type: "string" },
       security: { type: "string" },
+      topology: { type: "string" },
       soak: { type: "boolean" },
       repeat: { type: "string" },
     },
@@ -107,18 +114,36 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         out: v.out as string | undefined,
         driver: v.driver as string | undefined,
         security: v.security as "mtls" | "plaintext" | undefined,
+        topology: topologyArg(v.topology as string | undefined),
       };
       if (v.security !== undefined && v.security !== "mtls" && v.security !== "plaintext") problems.push(`--security ${v.security}: expected mtls or plaintext`);
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
       const repeat = number("repeat", 1, true);
-      if (repeat !== undefined && repeat > 1 && findScenario(name).variants) problems.push(`--repeat ${repeat}: ${name} runs variants already; repeat it from a script instead`);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
-      const scenario = findScenario(name);
-      if (repeat !== undefined && repeat > 1) return runRepeated(scenario, overrides, repeat);
+      const scenario = looksLikePath(name) ? await loadScenarioFile(name) : findScenario(name);
+      if (repeat !== undefined && repeat > 1) {
+        if (scenario.variants) throw new BadInputError("run: bad option(s)", [`--repeat ${repeat}: ${scenario.name} runs variants already; repeat it from a script instead`], "./meshlab run --help lists the options");
+        return runRepeated(scenario, overrides, repeat);
+      }
       if (scenario.variants) return runVariants(scenario, overrides);
       return runScenario(resolveRun(scenario, overrides), overrides);
+    },
+  },
+
+  init: {
+    summary: "write a commented starter scenario of your own (TypeScript, or YAML by the file's ending)",
+    usage: "./meshlab init [FILE.ts | FILE.yaml]",
+    help: `Writes a commented starter scenario (default ./my-scenario.ts) that imports the lab's Scenario type from this
+checkout, ready for ./meshlab run ./my-scenario.ts. A .yaml or .yml file gets the data-only form. Never overwrites
+an existing file (exit 2).`,
+    options: {},
+    async run(_v, pos) {
+      if (pos.length > 1) throw new BadInputError(`init: one file at most, got ${pos.length}`, [], `usage: ${commands.init?.usage}`);
+      const file = writeStarter(pos[0]);
+      info(`wrote ${file}; run it with: ${join(repoRoot(), "meshlab")} run ${file}`);
+      return ExitCode.ok;
     },
   },
 
@@ -177,6 +202,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
   ...reportCommands,
   preflight: preflightCommand,
 };
+
+/** `--topology`: a name stays a name; a path counts from the directory the command was run in. */
+const topologyArg = (ref: string | undefined): string | undefined => (ref !== undefined && looksLikePath(ref) ? resolve(ref) : ref);
 
 /** A spec that needs every component: two regions (MirrorMaker 2 besides the one-region set) on mTLS (SPIRE). */
 const everyComponent = () => ({ ...loadTopology("two-region"), security: "mtls" as const });

@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -164,4 +164,23 @@ async function probeJava(major: number, envVar: string): Promise<string> {
 
 export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, "utf8")) as T;
+}
+
+const goEnv = (): Record<string, string> => ({
+  // `go install pkg@version` asks the proxy for the version list, which it refuses for some modules here (SPIRE,
+  // ghostunnel); a module download does not.
+  GOFLAGS: "-mod=mod",
+  GOTOOLCHAIN: "local",
+});
+
+const goModDir = (module: string, version: string): string =>
+  join(execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim(), `${module}@v${version}`);
+
+/** Builds `cmds` of a Go module at a version from the Go module proxy into `out` (a component's install folder). */
+export async function goBuild(component: string, module: string, version: string, out: string, cmds: string[]): Promise<void> {
+  const hint = "the Go module proxy must be reachable and Go (`go version`) installed; then retry ./meshlab setup";
+  await runTool(`${component} download`, ["go", "mod", "download", `${module}@v${version}`], { env: goEnv(), hint, cwd: out });
+  const src = goModDir(module, version);
+  await runTool(`${component} dependencies`, ["go", "mod", "download"], { cwd: src, env: goEnv(), hint });
+  await runTool(`${component} build`, ["go", "build", "-trimpath", "-o", `${out}/`, ...cmds], { cwd: src, env: goEnv(), hint, timeoutMs: 45 * 60_000 });
 }

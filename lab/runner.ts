@@ -49,6 +49,8 @@ export interface RunOverrides {
   consumers?: number;
   /** Overrides the topology's `security` (the bench runs one scenario both ways). */
   security?: "mtls" | "plaintext";
+  /** `--topology`: a spec of topology/specs/ by name, or an absolute path to a JSON/YAML spec; replaces the scenario's. */
+  topology?: string;
 }
 
 export interface ResolvedRun {
@@ -63,14 +65,16 @@ export interface ResolvedRun {
 /** `--soak` without `--duration`: long enough for a slow leak to show as drift. */
 export const SOAK_DURATION_MS = 8 * 3_600_000;
 
-const COUNT_NAMES = [
+/** The counts an SLO check may name (`counts.<name>`). */
+export const COUNT_NAMES = [
   ...["intended", "sent", "acked", "completed", "lost", "duplicated", "businessDuplicates", "errors", "unexpected", "inFlight"],
   ...DEAD_LETTER_COUNTS,
 ];
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
-  const base = typeof scenario.topology === "string" ? loadTopology(scenario.topology) : parseTopology(scenario.topology, `scenario ${scenario.name}`);
+  const ref = o.topology ?? scenario.topology;
+  const base = typeof ref === "string" ? loadTopology(ref) : parseTopology(ref, `scenario ${scenario.name}`);
   // The scenario's broker settings go over the topology's (a disk scenario's retention check interval ...).
   const configured = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
   const topology = o.security ? { ...configured, security: o.security } : configured;

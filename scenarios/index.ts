@@ -34,6 +34,6 @@ export const scenarios: Record<string, Scenario> = {
 export function findScenario(name: string): Scenario {
   const s = scenarios[name];
   if (!s)
-    throw new BadInputError(`unknown scenario "${name}"`, [], `known scenarios: ${Object.keys(scenarios).join(", ")} (./meshlab list describes them)`);
+    throw new BadInputError(`unknown scenario "${name}"`, [], `known scenarios: ${Object.keys(scenarios).join(", ")} (./meshlab list describes them); a scenario file of your own is named by its path (./${name}.ts, .yaml or .json; ./meshlab init writes a starter)`);
   return s;
 }

@@ -56,7 +56,10 @@ export interface AnalysisInput {
 export interface Scenario {
   name: string;
   description: string;
-  /** A topology spec file under topology/specs (without .json), or an inline spec. */
+  /**
+   * A topology spec of topology/specs by name (without .json), a path to a JSON or YAML spec (in a scenario file:
+   * relative to that file), or an inline spec. `--topology` replaces it for one run.
+   */
   topology: string | Record<string, unknown>;
   /** Workload fields (generators/workload.ts); anything left out takes its default. */
   workload: Record<string, unknown>;

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { looksLikePath, readDataFile } from "../lab/data-file.ts";
 import { BadInputError } from "../lab/errors.ts";
 import { arr, bool, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
 import { type IdentityPlane, identityCheck, resolveIdentity } from "./spire/identity.ts";
@@ -259,16 +260,21 @@ export const controllersOf = (r: RegionSpec): NodeSpec[] => r.nodes.filter((n) =
 
 const SPECS_DIR = new URL("./specs/", import.meta.url).pathname;
 
-/** Loads and validates `topology/specs/<name>.json` (default: the one-region mesh). */
-export function loadTopology(name = "one-region"): TopologySpec {
-  const file = join(SPECS_DIR, `${name}.json`);
-  const source = `topology/specs/${name}.json`;
-  if (!existsSync(file)) throw new BadInputError(`no topology spec ${source}`, [], "name a file of topology/specs/ (without .json)");
-  let input: unknown;
-  try {
-    input = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new BadInputError(`topology spec ${source} is not valid JSON`, [(e as Error).message], "fix the JSON syntax");
+/** The built-in topology specs, by name. */
+export const builtInTopologies = (): string[] =>
+  readdirSync(SPECS_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -".json".length)).sort();
+
+/**
+ * Loads and validates a topology: `ref` is a spec of topology/specs/ by name (without .json; default the
+ * one-region mesh) or a path to a JSON or YAML spec of one's own, relative to `baseDir`.
+ */
+export function loadTopology(ref = "one-region", baseDir = process.cwd()): TopologySpec {
+  if (looksLikePath(ref)) {
+    const file = resolve(baseDir, ref);
+    return parseTopology(readDataFile(file, "topology spec"), file);
   }
-  return parseTopology(input, source);
+  const file = join(SPECS_DIR, `${ref}.json`);
+  if (!existsSync(file))
+    throw new BadInputError(`no topology spec "${ref}"`, [], `name one of ${builtInTopologies().join(", ")}, or give a path to a .json or .yaml spec (./my-topology.yaml)`);
+  return parseTopology(readDataFile(file, "topology spec"), `topology/specs/${ref}.json`);
 }

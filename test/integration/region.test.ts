@@ -138,6 +138,9 @@ describe("a region stood up from the default spec (mTLS: the test's clients pres
     const bare = await getJson(`${url}/subjects`, new https.Agent({ rejectUnauthorized: false })).catch((e: Error) => e);
     expect(bare).toBeInstanceOf(Error);
     expect(String((bare as Error).message)).toMatch(/certificate|alert|socket hang up|ECONNRESET/i);
+    // A valid SVID of a workload that has no business with schemas (the idempotence store's) is refused too.
+    const stranger = await getJson(`${url}/subjects`, agentFor(url, region.tls("dedupe-store"))).catch((e: Error) => e);
+    expect(stranger).toBeInstanceOf(Error);
     // KafkaSQL: the schema lives in a Kafka topic of the region.
     const admin = await mesh.region().admin();
     try {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BadInputError } from "../../lab/errors.ts";
+import { addr, planMesh, portsNeeded } from "../../topology/plan.ts";
 import { brokersOf, controllersOf, loadTopology, parseTopology, seedTopicConfig } from "../../topology/spec.ts";
 
 const loadSpec = (file: string): unknown => JSON.parse(readFileSync(new URL(`../../topology/specs/${file}`, import.meta.url), "utf8"));
@@ -361,7 +362,35 @@ describe("loadTopology", () => {
     expect(loadTopology("one-region-split-roles").regions[0]?.nodes).toHaveLength(6);
   });
 
-  it("names a missing spec file as bad input", () => {
-    expect(() => loadTopology("no-such-topology")).toThrow(/no topology spec topology\/specs\/no-such-topology.json/);
+  it("names a missing spec as bad input", () => {
+    expect(() => loadTopology("no-such-topology")).toThrow(/no topology spec "no-such-topology"/);
+  });
+});
+
+describe("topology/specs/production-shaped.json", () => {
+  const spec = loadTopology("production-shaped");
+
+  it("has two regions of five brokers across three AZs and three dedicated controllers", () => {
+    expect(spec.regions.map((r) => r.name)).toEqual(["syd", "mel"]);
+    for (const r of spec.regions) {
+      expect(brokersOf(r)).toHaveLength(5);
+      expect(new Set(brokersOf(r).map((n) => n.az))).toEqual(new Set(["az1", "az2", "az3"]));
+      expect(controllersOf(r)).toHaveLength(3);
+      expect(controllersOf(r).every((n) => n.roles.length === 1)).toBe(true); // dedicated, not combined
+      expect(new Set(controllersOf(r).map((n) => n.az)).size).toBe(3);
+    }
+  });
+
+  it("keeps the seed's topic settings (RF 3, min.insync.replicas 2), replication both ways and small heaps", () => {
+    for (const t of spec.topics) expect(t).toMatchObject({ partitions: 12, replicationFactor: 3, config: { "min.insync.replicas": "2" } });
+    expect(spec.replication?.flows).toEqual([{ source: "syd", target: "mel" }, { source: "mel", target: "syd" }]);
+    expect([spec.kafka.heapMb, spec.registry.heapMb, spec.replication?.heapMb]).toEqual([256, 256, 256]);
+  });
+
+  it("plans every link on an address of its own, with the three controllers as each region's quorum", () => {
+    const p = planMesh(spec, "/tmp/meshlab-run", Array.from({ length: portsNeeded(spec) }, (_, i) => 20_000 + i), ["c-syd", "c-mel"]);
+    const listens = p.regions.flatMap((r) => r.links).map((l) => addr(l.listen));
+    expect(new Set(listens).size).toBe(listens.length);
+    for (const r of p.regions) expect(r.voters.split(",").map((v) => v.split("@")[0])).toEqual(["101", "102", "103"]);
   });
 });

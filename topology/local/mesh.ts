@@ -14,10 +14,11 @@ import { installMirrorMaker } from "../mirrormaker/install.ts";
 import { MirrorMakerProcess } from "../mirrormaker/mirrormaker.ts";
 import { ReplicationProbe } from "../mirrormaker/probe.ts";
 import { type RedisTls, redisVersion, StartedRedis } from "../redis/redis.ts";
+import { installGhostunnel } from "../ghostunnel/ghostunnel.ts";
 import { installApicurio, StartedRegistry } from "../registry/apicurio.ts";
 import { brokersOf, type TopologySpec } from "../spec.ts";
 import { installToxiproxy, StartedToxiproxy } from "../toxiproxy/toxiproxy.ts";
-import { deriveAcls, type Workload } from "../spire/identity.ts";
+import { deriveAcls, REGISTRY_CALLERS, spiffeId, type Workload } from "../spire/identity.ts";
 import { installSpiffeJar, installSpire } from "../spire/install.ts";
 import { type SpireRegion, StartedSpire, type SvidFiles } from "../spire/spire.ts";
 
@@ -65,13 +66,14 @@ export interface Mesh extends AsyncDisposable {
 /** Fetches every component a topology needs (a no-op on a warm cache). */
 export async function installMeshComponents(spec: TopologySpec): Promise<Record<string, string>> {
   const mtls = spec.security === "mtls";
-  const [kafka, apicurio, toxiproxy, mm2, spire] = await Promise.all([
+  const [kafka, apicurio, toxiproxy, mm2, spire, , ghostunnel] = await Promise.all([
     installKafka(),
     installApicurio(),
     spec.proxy === "toxiproxy" ? installToxiproxy() : undefined,
     spec.replication ? installMirrorMaker() : undefined,
     mtls ? installSpire() : undefined,
     mtls ? installSpiffeJar() : undefined,
+    mtls ? installGhostunnel() : undefined,
   ]);
   return {
     kafka: kafka.version,
@@ -80,6 +82,7 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
     ...(mm2 ? { mirrormaker: mm2.version } : {}),
     ...(spec.dedupeStore === "redis" ? { redis: redisVersion() } : {}),
     ...(spire ? { spire: spire.version } : {}),
+    ...(ghostunnel ? { ghostunnel: ghostunnel.version } : {}),
   };
 }
 
@@ -149,7 +152,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     async [Symbol.asyncDispose]() {
       // librdkafka clients whose brokers are gone can block a worker thread, and with it the process exit.
       await Promise.race([probe?.[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 15_000))]);
-      await Promise.allSettled([moved.disposeAsync(), ...regions.map((r) => r.registry.process.stop())]);
+      await Promise.allSettled([moved.disposeAsync(), ...regions.flatMap((r) => r.registry.processes().map((p) => p.stop()))]);
     },
   };
 }
@@ -282,7 +285,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
     kill() {
       ready = false;
       for (const n of nodes) n.kill();
-      registry.process.signal("SIGKILL");
+      for (const p of registry.processes()) p.signal("SIGKILL");
     },
     async restart() {
       const d = progress(`region ${plan.name}: restarting ${nodes.length} nodes and the registry`);
@@ -347,11 +350,18 @@ async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: S
       journalTopic: replicatedRegistry(spec) && plan.name !== primaryRegion(spec) ? remoteTopic(primaryRegion(spec), REGISTRY_JOURNAL_TOPIC) : REGISTRY_JOURNAL_TOPIC,
       bootstrap: plan.bootstrap.registry ?? plan.bootstrap[LAB_CLASS] ?? "",
       heapMb: spec.registry.heapMb,
-      ...(spire ? { tls: spire.files("registry"), labTls: clientTls(spire.files("lab")) } : {}),
+      ...(spire ? { tls: spire.files("registry"), callers: registryCallers(spec, spire) } : {}),
     }),
   );
   done(registry.ccompatUrl);
   return registry;
+}
+
+/** Who may call the registry's API on an mTLS mesh: the workloads that encode or decode payloads, and the lab. */
+function registryCallers(spec: TopologySpec, spire: SpireRegion): { allow: string[]; labTls: ClientTls } {
+  const labTls = clientTls(spire.files("lab"));
+  if (!labTls) throw new Error("the lab has no SVID in this region");
+  return { allow: REGISTRY_CALLERS.map((w) => spiffeId(spec.identity, w)), labTls };
 }
 
 /** Whether `host:port` accepts a TCP connection within a second. */

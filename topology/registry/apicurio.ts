@@ -2,10 +2,11 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
-import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { startTlsFront } from "../ghostunnel/ghostunnel.ts";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
 import { agentFor, getJson } from "../../generators/svid-https.ts";
-import { addr, type Endpoint } from "../plan.ts";
+import { addr, type Endpoint, freePorts } from "../plan.ts";
 
 /** Apicurio Registry 3.x; its Quarkus build needs Java 21 or newer. */
 export const APICURIO_VERSION = "3.3.3";
@@ -47,34 +48,23 @@ function kafkaSqlTls(tls: { svid: string; key: string; bundle: string }, dir: st
   return Object.entries(props).map(([k, v]) => `-D${k}=${v}`);
 }
 
-/**
- * System properties that put Apicurio's API on HTTPS only, with its SVID as the server certificate and a client
- * certificate from the trust bundle required (Quarkus's TLS registry). Quarkus reads the PEM files again every
- * `reloadSeconds`, so the server presents rotated SVIDs without a restart; a half-written rotation fails that
- * reload and the next one picks it up. Apicurio cannot authorize by SPIFFE ID: any SVID of the mesh may call it.
- */
-function httpsArgs(tls: { svid: string; key: string; bundle: string }, port: number, reloadSeconds: number): string[] {
-  const props: Record<string, string> = {
-    "quarkus.tls.key-store.pem.0.cert": tls.svid,
-    "quarkus.tls.key-store.pem.0.key": tls.key,
-    "quarkus.tls.trust-store.pem.certs": tls.bundle,
-    "quarkus.tls.reload-period": `${reloadSeconds}s`,
-    "quarkus.http.ssl.client-auth": "required",
-    "quarkus.http.insecure-requests": "disabled",
-    "quarkus.http.ssl-port": String(port),
-  };
-  return Object.entries(props).map(([k, v]) => `-D${k}=${v}`);
-}
-
 /** The schema registry of a region, reached by clients through its Confluent-compatible API. */
 export class StartedRegistry implements AsyncDisposable {
   readonly process: ProcessHandle;
+  /** The TLS front (ghostunnel) on an mTLS mesh. */
+  readonly tlsFront: ProcessHandle | undefined;
   /** Base URL of the Confluent-compatible API, as clients see it (through the region's registry link). */
   readonly ccompatUrl: string;
 
-  private constructor(process: ProcessHandle, ccompatUrl: string) {
+  private constructor(process: ProcessHandle, tlsFront: ProcessHandle | undefined, ccompatUrl: string) {
     this.process = process;
+    this.tlsFront = tlsFront;
     this.ccompatUrl = ccompatUrl;
+  }
+
+  /** Every process of the registry (Apicurio, and its TLS front): what a region kill kills. */
+  processes(): ProcessHandle[] {
+    return this.tlsFront ? [this.process, this.tlsFront] : [this.process];
   }
 
   /**
@@ -94,8 +84,12 @@ export class StartedRegistry implements AsyncDisposable {
     heapMb: number;
     /** The registry's SVID: its API's server certificate and its KafkaSQL clients' certificate to the brokers. */
     tls?: { svid: string; key: string; bundle: string };
-    /** The lab's SVID, presented to an HTTPS registry by the readiness check. */
-    labTls?: ClientTls;
+    /**
+     * With `tls`: the SPIFFE IDs that may call the API, and the lab's SVID for the readiness check. The API is then
+     * HTTPS only, behind a ghostunnel TLS front on `bind` that requires a client certificate and checks its SPIFFE
+     * ID; Apicurio itself listens on a loopback port nothing else is told of.
+     */
+    callers?: { allow: string[]; labTls: ClientTls };
   }): Promise<StartedRegistry> {
     const inst = await installApicurio();
     const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
@@ -113,11 +107,9 @@ export class StartedRegistry implements AsyncDisposable {
             APICURIO_KAFKASQL_CONSUMER_POLL_TIMEOUT: "500",
           }
         : { APICURIO_STORAGE_KIND: "sql", APICURIO_STORAGE_SQL_KIND: "h2" };
-    const tlsArgs = [
-      ...(opts.tls && opts.storage === "kafkasql" ? kafkaSqlTls(opts.tls, opts.dir) : []),
-      ...(opts.tls ? httpsArgs(opts.tls, opts.bind.port, 5) : []),
-    ];
-    const scheme = opts.tls ? "https" : "http";
+    const tlsArgs = opts.tls && opts.storage === "kafkasql" ? kafkaSqlTls(opts.tls, opts.dir) : [];
+    const front = opts.tls && opts.callers ? { tls: opts.tls, ...opts.callers } : undefined;
+    const own: Endpoint = front ? { host: "127.0.0.1", port: (await freePorts(1))[0] ?? 0 } : opts.bind;
     const proc = opts.supervisor.spawn(
       opts.name,
       [java, ...tlsArgs, `-Xms${opts.heapMb}m`, `-Xmx${opts.heapMb}m`, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", `-XX:SharedArchiveFile=${join(inst.dir, "app.jsa")}`, "-XX:+AutoCreateSharedArchive", "-jar", inst.runJar],
@@ -126,9 +118,8 @@ export class StartedRegistry implements AsyncDisposable {
         logFile: join(opts.dir, "apicurio.log"),
         stopGraceMs: 3_000,
         env: {
-          QUARKUS_HTTP_HOST: opts.bind.host,
-          // On HTTPS the plain port is never opened (insecure requests disabled), but Quarkus still binds it.
-          QUARKUS_HTTP_PORT: opts.tls ? "0" : String(opts.bind.port),
+          QUARKUS_HTTP_HOST: own.host,
+          QUARKUS_HTTP_PORT: String(own.port),
           QUARKUS_HTTP_ACCESS_LOG_ENABLED: "false",
           QUARKUS_LOG_CATEGORY__IO_APICURIO_REGISTRY_LOGGING_AUDIT__LEVEL: "WARN",
           QUARKUS_OTEL_SDK_DISABLED: "true",
@@ -141,18 +132,26 @@ export class StartedRegistry implements AsyncDisposable {
         },
       },
     );
-    const started = new StartedRegistry(proc, `${scheme}://${addr(opts.advertised)}/apis/ccompat/v7`);
-    const agent = agentFor(`${scheme}:`, opts.labTls);
+    const tlsFront = front
+      ? await startTlsFront({ supervisor: opts.supervisor, name: `${opts.name} tls`, logFile: join(opts.dir, "ghostunnel.log"), listen: opts.bind, target: own, ...front })
+      : undefined;
+    const scheme = front ? "https" : "http";
+    const started = new StartedRegistry(proc, tlsFront, `${scheme}://${addr(opts.advertised)}/apis/ccompat/v7`);
+    const agent = agentFor(`${scheme}:`, front?.labTls);
     await waitUntil(
       "Apicurio Registry to answer",
-      // The ccompat API answers only once storage is ready (with kafkasql: once the journal topic is read).
-      async () => ((await getJson(`${scheme}://${addr(opts.bind)}/apis/ccompat/v7/subjects`, agent).catch(() => undefined))?.status === 200 ? true : undefined),
+      // The ccompat API answers only once storage is ready (with kafkasql: once the journal topic is read); on
+      // mTLS through the TLS front, as every client reaches it.
+      async () => {
+        if (tlsFront && !tlsFront.running()) throw await exitedError(tlsFront, "while the registry started", `read ${tlsFront.logFile}`);
+        return (await getJson(`${scheme}://${addr(opts.bind)}/apis/ccompat/v7/subjects`, agent).catch(() => undefined))?.status === 200 ? true : undefined;
+      },
       { timeoutMs: 120_000, intervalMs: 500, process: proc, hint: "Apicurio needs Java 21+ and, with kafkasql storage, the region's brokers" },
     );
     return started;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.process.stop();
+    await Promise.all(this.processes().map((p) => p.stop()));
   }
 }

@@ -18,6 +18,12 @@ export const WORKLOADS = [
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
+/**
+ * Workloads that may call the schema registry's API (its TLS front checks the SPIFFE ID): the lab deploys the
+ * schemas, the ATO tax service encodes assessments, the engines and the tax engine decode and encode.
+ */
+export const REGISTRY_CALLERS: Workload[] = ["lab", "ato-tax-service", "ato-tax-engine", "centrelink-engine"];
+
 /** What one identity may do on the brokers; the lab derives Kafka ACLs from it (`deriveAcls`). */
 export interface Grants {
   /** Topics it may write (WRITE, DESCRIBE). A name ending in `*` is a prefix. */

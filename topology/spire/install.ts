@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
+import { findJava, goBuild, type Installed, installOnce, runTool } from "../../lab/install.ts";
 import { installKafka } from "../kafka/install.ts";
 
 /** The one SPIRE release the Go module proxy serves here (COMPONENTS.md). */
@@ -13,24 +12,6 @@ export interface SpireInstall extends Installed {
   server: string;
   agent: string;
   helper: string;
-}
-
-const goEnv = (): Record<string, string> => ({
-  // `go install pkg@version` asks the proxy for the version list, which it refuses here; a module download does not.
-  GOFLAGS: "-mod=mod",
-  GOTOOLCHAIN: "local",
-});
-
-function goModDir(module: string, version: string): string {
-  return join(execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim(), `${module}@v${version}`);
-}
-
-async function goBuild(component: string, module: string, version: string, out: string, cmds: string[]): Promise<void> {
-  const hint = "the Go module proxy must be reachable and Go (`go version`) installed; then retry ./meshlab setup";
-  await runTool(`${component} download`, ["go", "mod", "download", `${module}@v${version}`], { env: goEnv(), hint, cwd: out });
-  const src = goModDir(module, version);
-  await runTool(`${component} dependencies`, ["go", "mod", "download"], { cwd: src, env: goEnv(), hint });
-  await runTool(`${component} build`, ["go", "build", "-trimpath", "-o", `${out}/`, ...cmds], { cwd: src, env: goEnv(), hint, timeoutMs: 45 * 60_000 });
 }
 
 /**
