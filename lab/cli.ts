@@ -14,7 +14,7 @@ import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts"
 import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { reportCommands } from "./report-commands.ts";
-import { resolveRun, runScenario, SOAK_DURATION_MS } from "./runner.ts";
+import { resolveRun, runRepeated, runScenario, SOAK_DURATION_MS } from "./runner.ts";
 import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
 import { preflightCommand } from "./preflight-command.ts";
@@ -23,14 +23,31 @@ export interface Command {
   summary: string;
   usage: string;
   help: string;
-  options: Record<string, { type: "string" | "boolean"; short?: string }>;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+  options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+  /** Options that take every argument after them up to the next option (`--baseline a b c`); declare them `multiple`. */
+  lists?: string[];
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+/** `--baseline a b --candidate c` -> `--baseline a --baseline b --candidate c`, for the options in `lists`. */
+function expandLists(args: readonly string[], lists: readonly string[]): string[] {
+  const out: string[] = [];
+  let list: string | undefined;
+  for (const a of args) {
+    if (a.startsWith("-")) {
+      list = lists.find((l) => a === `--${l}`);
+      if (!list) out.push(a);
+      continue;
+    }
+    out.push(...(list ? [`--${list}`, a] : [a]));
+  }
+  return out;
 }
 
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf]",
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
 one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
 ./meshlab init writes a starter).
@@ -50,6 +67,8 @@ Options:
   --consumers N    Centrelink consumer-engine instances
   --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
   --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
+  --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
+                   runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -68,6 +87,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       topology: { type: "string" },
       encoding: { type: "string" },
       soak: { type: "boolean" },
+      repeat: { type: "string" },
     },
     async run(v, pos) {
       const [name, ...extra] = pos;
@@ -105,8 +125,13 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
+      const repeat = number("repeat", 1, true);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
       const scenario = looksLikePath(name) ? await loadScenarioFile(name) : findScenario(name);
+      if (repeat !== undefined && repeat > 1) {
+        if (scenario.variants) throw new BadInputError("run: bad option(s)", [`--repeat ${repeat}: ${scenario.name} runs variants already; repeat it from a script instead`], "./meshlab run --help lists the options");
+        return runRepeated(scenario, overrides, repeat);
+      }
       if (scenario.variants) return runVariants(scenario, overrides);
       return runScenario(resolveRun(scenario, overrides), overrides);
     },
@@ -228,9 +253,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${cmd.usage}\n\n${cmd.help}\n`);
     return ExitCode.ok;
   }
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: own, options: cmd.options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: expandLists(own, cmd.lists ?? []), options: cmd.options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
     throw new BadInputError(`${name}: ${(e as Error).message}`, [], `usage: ${cmd.usage}`);
   }

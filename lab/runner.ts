@@ -20,7 +20,7 @@ import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
 import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
-import { DEFAULT_SLO, evaluateSlo, type SloCheckSpec, validateSlo } from "../reports/slo.ts";
+import { DEFAULT_SLO, evaluateSlo, parseSlo, type SloCheckSpec } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
 import { writeRunReports } from "../reports/write.ts";
 import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
@@ -94,8 +94,7 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   if (o.encoding !== undefined) w.encoding = o.encoding;
   if (o.consumers !== undefined) w.centrelink = { ...(w.centrelink as object), instances: o.consumers };
   const workload = parseWorkload(w, `scenario ${scenario.name}`);
-  const slo = scenario.slo ?? DEFAULT_SLO;
-  validateSlo(slo, latencyMetricsOf(workload), [...COUNT_NAMES, ...(scenario.counts ?? [])]);
+  const slo = parseSlo(scenario.slo ?? DEFAULT_SLO, latencyMetricsOf(workload), [...COUNT_NAMES, ...(scenario.counts ?? [])]);
   for (const r of workload.regions)
     if (!topology.regions.some((x) => x.name === r))
       throw new BadInputError(`scenario ${scenario.name}`, [`workload.regions: no region "${r}" in topology ${topology.name}`], `use one of ${topology.regions.map((x) => x.name).join(", ")}`);
@@ -113,10 +112,11 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   return { scenario, topology, workload, slo, faults };
 }
 
+const runStamp = (): string => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+
 /** Picks the run directory; an existing non-empty one is refused so no earlier result is overwritten. */
 export function prepareRunDir(scenario: string, out: string | undefined): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
-  const dir = resolve(out ?? join(repoRoot(), "runs", `${scenario}-${stamp}`));
+  const dir = resolve(out ?? join(repoRoot(), "runs", `${scenario}-${runStamp()}`));
   if (existsSync(dir) && readdirSync(dir).length > 0)
     throw new BadInputError(`run directory ${dir} is not empty`, [], "pass another --out, or move the earlier run away (results are never overwritten)");
   mkdirSync(dir, { recursive: true });
@@ -383,6 +383,32 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   if (failure !== undefined && status === "failed") throw failure;
   if (status === "interrupted") return ExitCode.interrupted;
   return result.slo.passed ? ExitCode.ok : ExitCode.sloBreached;
+}
+
+/**
+ * `run --repeat N`: N runs of one scenario with the same flags and seed into `<out>/rep-1` .. `rep-N`, each on a
+ * freshly stood-up mesh (runScenario stands one up and tears it down), so the set shows how much runs of one
+ * build differ. Stops at an interrupt or an infrastructure failure (the runs done so far stay); the exit code is
+ * the worst of the runs'. Ends by printing the compare command for the set.
+ */
+export async function runRepeated(scenario: Scenario, o: RunOverrides, n: number): Promise<ExitCode> {
+  const setDir = resolve(o.out ?? join(repoRoot(), "runs", `${scenario.name}-${runStamp()}-x${n}`));
+  if (existsSync(setDir) && readdirSync(setDir).length > 0)
+    throw new BadInputError(`run directory ${setDir} is not empty`, [], "pass another --out for the set (results are never overwritten)");
+  const run = resolveRun(scenario, o);
+  let worst: ExitCode = ExitCode.ok;
+  for (let i = 1; i <= n; i++) {
+    info(`repeat ${i} of ${n}`);
+    const code = await runScenario(run, { ...o, out: join(setDir, `rep-${i}`) });
+    if (code === ExitCode.interrupted) return code;
+    if (code !== ExitCode.ok) worst = code;
+  }
+  const inside = relative(process.cwd(), setDir);
+  const shown = inside && !inside.startsWith("..") ? inside : setDir;
+  process.stdout.write(
+    `\n${n} runs of ${scenario.name} in ${shown}/rep-1..${n}. Compare them with another set (e.g. the same command on the other build):\n  ./meshlab compare --baseline ${shown} --candidate <other set> [--fail-if-worse]\n`,
+  );
+  return worst;
 }
 
 /**

@@ -75,25 +75,49 @@ export function runMarkdown(run: RunData, reportFile = "report.html"): string {
 const signed = (v: number): string => (Number.isFinite(v) ? `${v > 0 ? "+" : ""}${fmtNum(v)}` : "n/a");
 const verdictIcon: Record<DeltaRow["verdict"], string> = { worse: "❌ worse", better: "✅ better", same: "= same (within noise)", unknown: "? no verdict" };
 
-/** A comparison as Markdown: overall verdict, the method, and a delta table per candidate, percentile and phase. */
+/** A side's value as benchstat prints it: the median, and how far its runs stray from it. */
+export const withSpread = (value: number, spread: number, runs: number): string =>
+  runs > 1 && Number.isFinite(spread) ? `${fmtNum(value)} ± ${Math.round(spread * 100)} %` : fmtNum(value);
+
+/** Which runs make up each side. */
+function setLines(cmp: Comparison): string[] {
+  const list = (xs: readonly string[]) => xs.map((x) => `\`${x}\``).join(", ");
+  return [
+    `- baseline \`${cmp.baseline}\` (${cmp.baselineRuns.length} run${cmp.baselineRuns.length > 1 ? "s" : ""}): ${list(cmp.baselineRuns)}`,
+    ...cmp.candidates.map((c) => `- candidate \`${c}\` (${cmp.candidateRuns[c]?.length ?? 0} run${(cmp.candidateRuns[c]?.length ?? 0) > 1 ? "s" : ""}): ${list(cmp.candidateRuns[c] ?? [])}`),
+  ];
+}
+
+/** A comparison as Markdown: overall verdict, the method, the runs of each side, and a delta table per percentile and phase. */
 export function compareMarkdown(cmp: Comparison): string {
   const out: string[] = [];
   out.push(`## meshlab compare: ${cmp.verdict === "worse" ? "❌ worse than baseline" : cmp.verdict === "better" ? "✅ better than baseline" : cmp.verdict === "same" ? "= no difference beyond noise" : "? no verdict"}`);
-  out.push("", `Metric \`${cmp.metric}\`, baseline \`${cmp.baseline}\`. Method: ${cmp.method}.`, "");
+  out.push("", `Metric \`${cmp.metric}\`. Method: ${cmp.method}.`, "", ...setLines(cmp), "");
+  for (const n of cmp.notes) out.push(`> ${n}.`, "");
+  if (!cmp.noiseEstimated)
+    out.push(`> **Run-to-run noise is not estimated**: one run on a side. Only a change beyond the lab's noise floor (x${cmp.noiseFloor}) gets a verdict.`, "");
   out.push(
     mdTable(
-      ["candidate", "phase", "percentile", "baseline ms", "candidate ms", "delta ms", "delta %", "95 % interval of delta", "verdict"],
+      ["candidate", "phase", "percentile", "baseline ms", "candidate ms", "delta ms", "delta %", "95 % interval of delta", "p", "verdict"],
       cmp.rows.map((r) => [
         r.candidate,
         r.scope,
         pctName(r.percentile),
-        fmtNum(r.baseline),
-        fmtNum(r.value),
+        withSpread(r.baseline, r.spread[0], r.baselineRuns.length),
+        withSpread(r.value, r.spread[1], r.candidateRuns.length),
         signed(r.delta),
         Number.isFinite(r.relative) ? `${signed(r.relative * 100)} %` : "n/a",
         Number.isFinite(r.ci[0]) ? `[${signed(r.ci[0])}, ${signed(r.ci[1])}]` : "n/a",
+        r.p === null ? "n/a" : r.p.toFixed(3),
         r.note ? `${verdictIcon[r.verdict]} (${r.note})` : verdictIcon[r.verdict],
       ]),
+    ),
+  );
+  out.push("", "Per-run values (ms), whole run:", "");
+  out.push(
+    mdTable(
+      ["candidate", "percentile", "baseline runs", "candidate runs"],
+      cmp.rows.filter((r) => r.scope === "all").map((r) => [r.candidate, pctName(r.percentile), r.baselineRuns.map(fmtNum).join(", "), r.candidateRuns.map(fmtNum).join(", ")]),
     ),
   );
   for (const h of cmp.hostDifferences ?? [])

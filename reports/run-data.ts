@@ -85,6 +85,15 @@ export function runDirOf(arg: string): string {
   return statSync(arg).isDirectory() ? arg : dirname(arg);
 }
 
+/** A directory of repeated runs (`rep-1` .. `rep-N`, as `run --repeat` writes), in order; undefined for anything else. */
+export function repeatedRuns(dir: string): string[] | undefined {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory() || existsSync(join(dir, "result.json"))) return undefined;
+  const reps = readdirSync(dir)
+    .filter((f) => /^rep-\d+$/.test(f) && statSync(join(dir, f)).isDirectory())
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  return reps.length ? reps.map((r) => join(dir, r)) : undefined;
+}
+
 /**
  * Loads a run from its files only: result.json, the `.hlog` interval logs, `ledger.ndjson` and `lag.ndjson`.
  * A run whose runner died has no result.json; it still loads from what was flushed so far (`partial`).
@@ -118,7 +127,12 @@ export async function loadRun(arg: string, label?: string): Promise<RunData> {
   return { dir, label: label ?? basename(dir), result, partial, metrics, throughput, lag: readLag(join(dir, "lag.ndjson")) };
 }
 
-function loadMetric(name: string, content: string, phases: readonly PhaseWindow[]): MetricData {
+/**
+ * One metric from its interval log: per-interval figures, the total, and contiguous blocks per scope. `decode`
+ * turns an interval's encoded histogram into the lab's layout (an external log in another unit or layout is
+ * converted there).
+ */
+export function loadMetric(name: string, content: string, phases: readonly PhaseWindow[], decode: (encoded: string) => Sparse = decodeSparse): MetricData {
   // First pass: interval times only (nothing decoded), to cut each scope into blocks of contiguous intervals.
   const member: { scope: string; block: number }[][] = [];
   const scopes: Record<string, number[]> = { all: [] };
@@ -142,7 +156,7 @@ function loadMetric(name: string, content: string, phases: readonly PhaseWindow[
   const intervals: IntervalStats[] = [];
   let k = 0;
   forEachInterval(content, (i) => {
-    const s = decodeSparse(i.encoded);
+    const s = decode(i.encoded);
     addInto(total, s);
     const [p50, p90, p99, max] = sparsePercentiles(s, [50, 90, 99, 100]) as [number, number, number, number];
     intervals.push({ startMs: i.startMs, endMs: i.endMs, count: s.total, p50, p90, p99, max });
@@ -254,10 +268,15 @@ const ZERO_COUNTS: Counts = { intended: 0, sent: 0, acked: 0, completed: 0, lost
 function partialResult(dir: string, hlogs: string[]): ResultFile {
   const header = forEachInterval(readFileSync(join(dir, hlogs[0] as string), "utf8"), () => {});
   const startedAt = new Date(header.startTimeMs ?? statSync(dir).mtimeMs).toISOString();
+  return figuresOnlyResult(basename(dir), startedAt, hlogs, "no result.json: the runner did not finish (crashed or killed); figures below are what its interval logs hold");
+}
+
+/** A result file with no verdicts, for latency figures without a run behind them (a dead runner, an external log). */
+export function figuresOnlyResult(scenario: string, startedAt: string, hlogs: string[], why: string): ResultFile {
   const empty = { count: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
   return {
     resultFormat: 1,
-    scenario: basename(dir),
+    scenario,
     status: "failed",
     spec: null,
     startedAt,
@@ -270,6 +289,6 @@ function partialResult(dir: string, hlogs: string[]): ResultFile {
     versions: {},
     machine: { hostname: "unknown", cpus: 0, cpuModel: "unknown", memoryGiB: 0, kernel: "unknown", node: "unknown" },
     files: { hgrm: [], hlog: hlogs, ledger: "ledger.ndjson", logs: [] },
-    error: { message: "no result.json: the runner did not finish (crashed or killed); figures below are what its interval logs hold" },
+    error: { message: why },
   };
 }

@@ -4,6 +4,7 @@ import { tagIntervalLog } from "./hlog.ts";
 import { renderReport } from "./html/report.ts";
 import { runJUnit } from "./junit.ts";
 import { runMarkdown } from "./markdown.ts";
+import type { Reference } from "./reference.ts";
 import { loadRun } from "./run-data.ts";
 
 export interface WrittenReports {
@@ -23,10 +24,10 @@ const writeAtomic = (file: string, text: string): void => {
  * Renders everything a person or a CI job reads from a run directory, from its files only: `report.html`,
  * `junit.xml`, `summary.md` and, when the run has phases, phase-tagged interval logs.
  */
-export async function writeRunReports(runDir: string, htmlFile = join(runDir, "report.html")): Promise<WrittenReports> {
+export async function writeRunReports(runDir: string, htmlFile = join(runDir, "report.html"), reference?: Reference): Promise<WrittenReports> {
   const run = await loadRun(runDir);
   const out: WrittenReports = { html: htmlFile, junit: join(runDir, "junit.xml"), markdown: join(runDir, "summary.md"), taggedLogs: [] };
-  writeAtomic(out.html, renderReport(run));
+  writeAtomic(out.html, renderReport(run, reference));
   writeAtomic(out.junit, runJUnit(run));
   writeAtomic(out.markdown, runMarkdown(run, basename(out.html)));
   const phases = run.result.phases ?? [];

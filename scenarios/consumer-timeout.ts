@@ -1,5 +1,13 @@
 import { RECONCILIATION_COUNTS } from "../reports/reconciliation.ts";
+import type { SloCheckSpec } from "../reports/slo.ts";
 import type { Scenario } from "./scenario.ts";
+
+const CONSUMER_TIMEOUT_SLO: SloCheckSpec[] = [
+  { metric: "counts.lost", max: 0 },
+  { metric: "counts.unreconciled", max: 0 },
+  { metric: "counts.undecided", max: 0 },
+  { metric: "counts.discrepancyRatePpm", max: 1 },
+];
 
 /**
  * The consumer-timeout row of the seed's failure matrix. The debt registry behind the Centrelink engines answers in
@@ -24,12 +32,7 @@ export const consumerTimeout: Scenario = {
     ato: { budgetMs: 100 },
   },
   counts: RECONCILIATION_COUNTS,
-  slo: [
-    { metric: "counts.lost", max: 0 },
-    { metric: "counts.unreconciled", max: 0 },
-    { metric: "counts.undecided", max: 0 },
-    { metric: "counts.discrepancyRatePpm", max: 1 },
-  ],
+  slo: CONSUMER_TIMEOUT_SLO,
   faults: [{ kind: "slow-dependency", target: { region: "syd" }, range: "150-600ms", share: 0.5, at: "8s", duration: "10s" }],
 };
 
@@ -42,5 +45,5 @@ export const consumerTimeoutLastOutcome: Scenario = {
   name: "consumer-timeout-last-outcome",
   description: "consumer-timeout with an eligibility cache that remembers only each taxpayer's last outcome: discrepancies found by reconciliation, each by event id",
   workload: { ...consumerTimeout.workload, ato: { budgetMs: 100, eligibilityCache: "last-outcome" } },
-  slo: consumerTimeout.slo?.filter((c) => c.metric !== "counts.discrepancyRatePpm"),
+  slo: CONSUMER_TIMEOUT_SLO.filter((c) => c.metric !== "counts.discrepancyRatePpm"),
 };

@@ -1,4 +1,12 @@
+import type { SloCheckSpec } from "../reports/slo.ts";
 import type { Scenario } from "./scenario.ts";
+
+/** The poison-pill SLO, shared with dead-letters. */
+const POISON_SLO: SloCheckSpec[] = [
+  { metric: "latencyMs.clearance.p99", max: 300 },
+  { metric: "counts.lost", max: 0 },
+  { metric: "counts.pillsMissingFromDlq", max: 0 },
+];
 
 /**
  * The poison-pill row of the seed's failure matrix: a broken producer writes 8 records no deserializer accepts
@@ -11,11 +19,7 @@ export const poisonPill: Scenario = {
     "clearance-smoke with 8 poison pills (4 shapes) written straight onto the assessment topic: each dead-lettered by the Centrelink engine by its offset, committed past, nothing else lost",
   topology: "one-region",
   workload: { durationMs: "30s", rate: { kind: "constant", perSecond: 50 }, centrelink: { instances: 3 } },
-  slo: [
-    { metric: "latencyMs.clearance.p99", max: 300 },
-    { metric: "counts.lost", max: 0 },
-    { metric: "counts.pillsMissingFromDlq", max: 0 },
-  ],
+  slo: POISON_SLO,
   faults: [{ kind: "poison-pill", target: { region: "syd" }, topic: "au.gov.ato.tax.assessment.v1", count: 8, at: "12s", duration: "8s" }],
 };
 
@@ -25,6 +29,6 @@ export const deadLetters: Scenario = {
   description: "the schema-mismatch and poison-pill rows at once: 2 % of assessments refused and dead-lettered by the producer, 8 pills dead-lettered by the Centrelink engines",
   topology: "one-region",
   workload: { ...poisonPill.workload, schemaMismatch: { share: 0.02 } },
-  slo: [...(poisonPill.slo ?? []), { metric: "counts.dlqViolations", max: 0 }, { metric: "counts.mismatchesReachingConsumers", max: 0 }],
+  slo: [...POISON_SLO, { metric: "counts.dlqViolations", max: 0 }, { metric: "counts.mismatchesReachingConsumers", max: 0 }],
   faults: poisonPill.faults?.map((f) => ({ ...(f as object), at: "8s", duration: "6s" })),
 };

@@ -2,7 +2,7 @@ import type { ClearanceFlow } from "../generators/clearance.ts";
 import type { History } from "../generators/ledger.ts";
 import type { WorkloadSpec } from "../generators/workload.ts";
 import type { Supervisor } from "../lab/proc.ts";
-import type { SloCheckSpec } from "../reports/slo.ts";
+import type { SloCheckSpec, SloSpec } from "../reports/slo.ts";
 import type { Mesh } from "../topology/local/mesh.ts";
 import type { TopologySpec } from "../topology/spec.ts";
 
@@ -63,8 +63,11 @@ export interface Scenario {
   topology: string | Record<string, unknown>;
   /** Workload fields (generators/workload.ts); anything left out takes its default. */
   workload: Record<string, unknown>;
-  /** SLO checks; the default is the mission's (clearance p95, p99 <= 300 ms, nothing lost). */
-  slo?: SloCheckSpec[];
+  /**
+   * SLO checks, as a list of `{ metric, max }` or in k6's threshold syntax (`{ "thresholds": { "clearance":
+   * ["p(95)<300"] } }`, reports/slo.ts); the default is the mission's (clearance p95, p99 <= 300 ms, nothing lost).
+   */
+  slo?: SloSpec;
   /** Runs alongside the load (it may outlast it: the drain waits for it). */
   body?: (ctx: ScenarioContext) => Promise<void>;
   /**

@@ -8,7 +8,7 @@ import { looksLikePath, readDataFile } from "../lab/data-file.ts";
 import { BadInputError } from "../lab/errors.ts";
 import { COUNT_NAMES } from "../lab/runner.ts";
 import { arr, type Check, duration, num, obj, optional, type Problems, record, str } from "../lab/validate.ts";
-import { validateSlo } from "../reports/slo.ts";
+import { parseSlo, type SloSpec, validateSlo } from "../reports/slo.ts";
 import { loadTopology, parseTopology } from "../topology/spec.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -90,7 +90,10 @@ const topologyRef =
 const workloadCheck: Check<Record<string, unknown>> = (v, path, problems) =>
   collect(() => parseWorkload(v), problems, path, "workload") && (v as Record<string, unknown>);
 
-const sloCheck: Check<{ metric: string; max: number }[]> = (v, path, problems) => {
+/** The SLO as a list of checks, or in k6's threshold syntax (`{ thresholds: { clearance: ["p(95)<300"] } }`). */
+const sloCheck: Check<SloSpec> = (v, path, problems) => {
+  // The threshold form is kept as written (the runner resolves it), once every threshold parses.
+  if (isPlainObject(v)) return collect(() => parseSlo(v, LATENCY_METRICS, COUNT_NAMES), problems, path, "slo") && (v as SloSpec);
   const before = problems.length;
   const slo = arr(obj({ metric: str(), max: num() }))(v, path, problems);
   // Metric names are checked once every check has the shape, so a broken check is reported once.

@@ -7,6 +7,7 @@ import { reconciliationRows } from "../reconciliation.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
 import { failedOf, securityOf } from "../result.ts";
+import { type Reference, referenceSeries } from "../reference.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
 
@@ -49,11 +50,11 @@ export function timelineEnd(run: RunData): number {
 export function sloLines(run: RunData, metric: string): (HLine & { percentile: number })[] {
   const out: (HLine & { percentile: number })[] = [];
   for (const c of run.result.slo?.checks ?? []) {
-    const m = /^latencyMs\.([^.]+)\.p(\d+)\s*<=/.exec(c.name);
+    const m = /^latencyMs\.([^.]+)\.p(\d+)\s*<=?\s/.exec(c.name);
     if (!m || m[1] !== metric) continue;
     const digits = m[2] as string;
     const percentile = digits === "50" || digits.length === 2 ? Number(digits) : Number(`${digits.slice(0, 2)}.${digits.slice(2)}`);
-    out.push({ y: c.limit, label: `SLO p${percentile} <= ${c.limit} ms`, color: c.passed ? "#2e7d32" : "#c62828", percentile });
+    out.push({ y: c.limit, label: `SLO p${percentile} ${/\s<\s/.test(c.name) ? "<" : "<="} ${c.limit} ms`, color: c.passed ? "#2e7d32" : "#c62828", percentile });
   }
   return out;
 }
@@ -71,14 +72,15 @@ export function ninesPoints(m: MetricData): [number, number][] {
   return pts;
 }
 
-export function ninesChart(id: string, title: string, series: { name: string; color: string; m: MetricData }[], hlines: HLine[]): string {
+/** A metric's distribution on the nines axis, with SLO lines and, when given, published reference figures. */
+export function ninesChart(id: string, title: string, series: { name: string; color: string; m: MetricData }[], hlines: HLine[], reference?: Reference): string {
   return lineChart({
     id,
     title,
     xDomain: [0, ninesX(99.99)],
     xTicks: NINES_TICKS,
     yLabel: "latency (ms)",
-    series: series.map((s) => ({ name: s.name, color: s.color, points: ninesPoints(s.m), width: 2 })),
+    series: [...series.map((s) => ({ name: s.name, color: s.color, points: ninesPoints(s.m), width: 2 })), ...(reference ? [referenceSeries(reference)] : [])],
     hlines,
   });
 }
@@ -263,8 +265,11 @@ function faultTable(run: RunData): string {
 
 const kv = (o: Record<string, unknown>): string => table(["", ""], Object.entries(o).map(([k, v]) => [esc(k), esc(typeof v === "object" ? JSON.stringify(v) : v)]));
 
-/** The whole report: one self-contained HTML page (inline CSS and SVG, no script, no network). */
-export function renderReport(run: RunData): string {
+/**
+ * The whole report: one self-contained HTML page (inline CSS and SVG, no script, no network). A reference (e.g. the
+ * seed's published p95 and p99) is drawn on the primary metric's nines chart.
+ */
+export function renderReport(run: RunData, reference?: Reference): string {
   const r = run.result;
   const x0 = timelineStart(run);
   const x1 = timelineEnd(run);
@@ -278,7 +283,9 @@ export function renderReport(run: RunData): string {
   );
   sections.push("<section><h2>Percentile distribution</h2>");
   for (const m of Object.values(run.metrics))
-    sections.push(ninesChart(`nines-${m.name}`, `${m.name}: latency by percentile`, [{ name: m.name, color: "#1565c0", m }], sloLines(run, m.name)));
+    sections.push(
+      ninesChart(`nines-${m.name}`, `${m.name}: latency by percentile`, [{ name: m.name, color: "#1565c0", m }], sloLines(run, m.name), m === primary ? reference : undefined),
+    );
   sections.push(percentileTable(run), "</section>");
   sections.push("<section><h2>Latency over time</h2>");
   for (const m of Object.values(run.metrics)) sections.push(latencyTimeline(run, m, x0, x1));

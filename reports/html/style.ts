@@ -13,7 +13,7 @@ svg.chart{max-width:100%;height:auto;font-size:11px}
 svg .title{font-size:13px;font-weight:600}
 svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}
 svg .ytick{text-anchor:end;dominant-baseline:middle;fill:#555}svg .xtick{text-anchor:middle;fill:#555}
-svg .ylabel{text-anchor:middle;fill:#555}svg .hline-label{text-anchor:end;font-size:11px}
+svg .ylabel{text-anchor:middle;fill:#555}svg .hline-label{text-anchor:end;font-size:11px}svg .dot-label{font-size:11px}
 svg .band-label{font-size:10px;fill:#444}
 table{border-collapse:collapse;margin:8px 0;background:#fff}
 th,td{border:1px solid #e0e0e0;padding:3px 8px;text-align:left;vertical-align:top}

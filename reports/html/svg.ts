@@ -13,6 +13,8 @@ export interface Series {
   points: readonly (readonly [number, number])[];
   dash?: string;
   width?: number;
+  /** Mark every point with a dot and its value (a handful of reference figures, not a long series). */
+  dots?: boolean;
 }
 
 /** A shaded x range: a phase or a fault window. */
@@ -155,6 +157,7 @@ export function lineChart(c: ChartSpec): string {
     parts.push(
       `<path class="series" data-series="${esc(s.name)}" data-points="${s.points.length}" d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.5}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`,
     );
+    if (s.dots) parts.push(dots(s, pts, sx, sy));
   }
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" class="frame"/>`);
   const legend = c.series
@@ -162,6 +165,15 @@ export function lineChart(c: ChartSpec): string {
     .join("");
   parts.push("</svg>");
   return `<figure>${parts.join("")}<figcaption>${legend}</figcaption></figure>`;
+}
+
+function dots(s: Series, pts: readonly [number, number][], sx: (x: number) => number, sy: (y: number) => number): string {
+  return pts
+    .map(
+      ([x, y]) =>
+        `<g class="dot" data-series="${esc(s.name)}" data-x="${x}" data-y="${y}"><circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="4" fill="${s.color}"><title>${esc(`${s.name}: ${fmtNum(y)} ms`)}</title></circle><text x="${(sx(x) + 6).toFixed(1)}" y="${(sy(y) - 6).toFixed(1)}" class="dot-label" fill="${s.color}">${esc(fmtNum(y))}</text></g>`,
+    )
+    .join("");
 }
 
 /** Time ticks for a timeline in ms: about eight at a round step, labelled in s, min or h. */

@@ -133,7 +133,7 @@ describe("report.html in Chromium", () => {
     runs.unshift(await loadRun(join(root, "base"), "base"));
     const file = join(root, "compare.html");
     const { writeFileSync } = await import("node:fs");
-    writeFileSync(file, renderCompare(runs, compareRuns(runs[0] as (typeof runs)[0], runs.slice(1))));
+    writeFileSync(file, renderCompare(runs.map((r) => ({ label: r.label, runs: [r] })), compareRuns(runs[0] as (typeof runs)[0], runs.slice(1))));
     const { page, errors, requests } = await open(file);
     expect(errors).toEqual([]);
     expect(requests).toHaveLength(1);

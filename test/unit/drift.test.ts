@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DRIFT_MIN_SPAN_MS, runDrifts } from "../../reports/analysis.ts";
-import { seededRandom } from "../../reports/compare.ts";
+import { seededRandom } from "../../reports/stats.ts";
 import { fitDrift, linearFit, t975 } from "../../reports/drift.ts";
 import type { RunData } from "../../reports/run-data.ts";
 

@@ -234,7 +234,7 @@ describe("host facts across runs", () => {
   });
 
   it("compare's Markdown says when a candidate ran on different host facts", () => {
-    const md = compareMarkdown({ metric: "clearance", baseline: "a", candidates: ["b"], rows: [], verdict: "same", method: "m", resamples: 100, minEffect: 0.05, hostDifferences: [{ candidate: "b", differences: [{ host: "local", fact: "data.fsType", baseline: "xfs", candidate: "ext4" }] }] });
+    const md = compareMarkdown({ metric: "clearance", baseline: "a", baselineRuns: ["a"], candidates: ["b"], candidateRuns: { b: ["b"] }, noiseEstimated: false, noiseFloor: 3, notes: [], rows: [], verdict: "same", method: "m", resamples: 100, minEffect: 0.05, hostDifferences: [{ candidate: "b", differences: [{ host: "local", fact: "data.fsType", baseline: "xfs", candidate: "ext4" }] }] });
     expect(md).toContain("**b ran on different host facts than the baseline** (1)");
     expect(md).toContain("| local | data.fsType | xfs | ext4 |");
   });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Ledger, type LedgerEntry } from "../../generators/ledger.ts";
 import { checkClearances } from "../../reports/checker.ts";
-import { seededRandom } from "../../reports/compare.ts";
+import { seededRandom } from "../../reports/stats.ts";
 import { LedgerStream } from "../../reports/ledger-stream.ts";
 
 let dir: string;

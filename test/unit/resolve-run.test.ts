@@ -75,3 +75,30 @@ describe("resolveRun with faults of the identity plane", () => {
     ]);
   });
 });
+
+describe("resolveRun with an SLO in k6 threshold syntax", () => {
+  const scenario = (slo: unknown): Scenario => ({ name: "t", description: "t", topology: oneRegion, workload: {}, slo: slo as Scenario["slo"] });
+
+  it("resolves thresholds into the checks result.json carries", () => {
+    const r = resolveRun(scenario({ thresholds: { clearance: ["p(95)<300", "p(99)<300"], "counts.lost": ["count==0"] } }), {});
+    expect(r.slo).toEqual([
+      { metric: "latencyMs.clearance.p95", max: 300, strict: true },
+      { metric: "latencyMs.clearance.p99", max: 300, strict: true },
+      { metric: "counts.lost", max: 0 },
+    ]);
+  });
+
+  it("refuses a scenario with malformed thresholds before anything starts, naming each", () => {
+    let err: unknown;
+    try {
+      resolveRun(scenario({ thresholds: { clearance: ["p(95)<<300"], "counts.dlq": ["count==0"], "counts.nope": ["count==0"] } }), {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BadInputError);
+    expect((err as BadInputError).problems).toEqual([
+      'slo.thresholds.clearance[0]: "p(95)<<300": "<300" is not a number >= 0 (milliseconds)',
+      expect.stringMatching(/^slo\.thresholds\.counts\.nope: unknown metric/),
+    ]);
+  });
+});

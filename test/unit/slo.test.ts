@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BadInputError } from "../../lab/errors.ts";
 import type { Counts } from "../../reports/checker.ts";
 import type { LatencySummary } from "../../reports/hdr.ts";
-import { DEFAULT_SLO, evaluateSlo, validateSlo } from "../../reports/slo.ts";
+import { DEFAULT_SLO, evaluateSlo, parseSlo, validateSlo } from "../../reports/slo.ts";
 
 const counts = (over: Partial<Counts> = {}): Counts => ({
   intended: 100,
@@ -143,5 +143,85 @@ describe("validateSlo", () => {
     ]);
     expect(err.hint).toContain("latencyMs.<clearance|produceAck>.<p50|p95|p99|p999|max>");
     expect(err.hint).toContain("counts.<intended|");
+  });
+});
+
+describe("k6 threshold syntax (parseSlo)", () => {
+  const parse = (raw: unknown) => parseSlo(raw, LATENCY_METRICS, COUNT_NAMES);
+  const problemsOf = (raw: unknown): BadInputError => {
+    try {
+      parse(raw);
+    } catch (e) {
+      expect(e).toBeInstanceOf(BadInputError);
+      return e as BadInputError;
+    }
+    throw new Error("parsed without a problem");
+  };
+
+  it("maps thresholds onto the existing checks: p(95)<300 is latencyMs.clearance.p95 < 300, count==0 is counts.lost <= 0", () => {
+    const checks = parse({ thresholds: { clearance: ["p(95)<300", "p(99) <= 300", "med<50", "max<2000"], "counts.lost": ["count==0"], produceAck: ["p(99.9)<1000"] } });
+    expect(checks).toEqual([
+      { metric: "latencyMs.clearance.p95", max: 300, strict: true },
+      { metric: "latencyMs.clearance.p99", max: 300 },
+      { metric: "latencyMs.clearance.p50", max: 50, strict: true },
+      { metric: "latencyMs.clearance.max", max: 2000, strict: true },
+      { metric: "counts.lost", max: 0 },
+      { metric: "latencyMs.produceAck.p999", max: 1000, strict: true },
+    ]);
+  });
+
+  it("evaluates < strictly and names it so in the result: 300 ms fails p(95)<300 and passes p(99)<=300", () => {
+    const checks = parse({ thresholds: { clearance: ["p(95)<300", "p(99)<=300"], "counts.lost": ["count==0"] } });
+    const r = evaluateSlo(checks, figures({ p95: 300, p99: 300 }));
+    expect(r.checks).toEqual([
+      { name: "latencyMs.clearance.p95 < 300", limit: 300, actual: 300, passed: false },
+      { name: "latencyMs.clearance.p99 <= 300", limit: 300, actual: 300, passed: true },
+      { name: "counts.lost <= 0", limit: 0, actual: 0, passed: true },
+    ]);
+    expect(evaluateSlo(checks, figures({ p95: 299.9, p99: 300 })).passed).toBe(true);
+  });
+
+  it("takes today's list unchanged, and both forms side by side", () => {
+    expect(parse(DEFAULT_SLO)).toBe(DEFAULT_SLO);
+    expect(parse({ checks: [{ metric: "counts.errors", max: 0 }], thresholds: { clearance: ["p(99)<300"] } })).toEqual([
+      { metric: "counts.errors", max: 0 },
+      { metric: "latencyMs.clearance.p99", max: 300, strict: true },
+    ]);
+  });
+
+  it("reports every malformed threshold at once, each with its path and a hint", () => {
+    const err = problemsOf({
+      thresholds: {
+        clearance: ["p(97)<300", "p(95)>300", "p95<300", "p(99)<300ms", { threshold: "p(99)<300", abortOnFail: true }, "avg<100", "p(99)==300"],
+        "counts.lost": ["count>=0", "rate<0.01", "count==0"],
+        "counts.vanished": ["count==0"],
+        registry: ["p(99)<300"],
+        produceAck: "p(99)<300",
+      },
+      extra: true,
+    });
+    expect(err.problems).toEqual([
+      "slo.extra: unknown key (expected thresholds, checks)",
+      'slo.thresholds.clearance[0]: "p(97)<300": "p(97)" is not recorded per run; use p(50), med, p(95), p(99), p(99.9), max',
+      'slo.thresholds.clearance[1]: "p(95)>300": an SLO check is an upper limit (the figure must not exceed it); use < or <=',
+      'slo.thresholds.clearance[2]: "p95<300": "p95" is not recorded per run; use p(50), med, p(95), p(99), p(99.9), max',
+      'slo.thresholds.clearance[3]: "p(99)<300ms": "300ms" is not a number >= 0 (milliseconds)',
+      'slo.thresholds.clearance[4]: {"threshold":"p(99)<300","abortOnFail":true} is not an expression string (k6\'s object form with abortOnFail is not supported)',
+      'slo.thresholds.clearance[5]: "avg<100": "avg" is not recorded per run; use p(50), med, p(95), p(99), p(99.9), max',
+      'slo.thresholds.clearance[6]: "p(99)==300": == is only taken as count==0 (a count is never below 0); use < or <=',
+      'slo.thresholds.counts.lost[0]: "count>=0": an SLO check is an upper limit (the figure must not exceed it); use < or <=',
+      'slo.thresholds.counts.lost[1]: "rate<0.01": a count takes "count", not "rate"',
+      expect.stringMatching(/^slo\.thresholds\.counts\.vanished: unknown metric "counts\.vanished" \(latency: clearance, produceAck; counts: counts\.intended, /),
+      expect.stringMatching(/^slo\.thresholds\.registry: unknown metric "registry"/),
+      'slo.thresholds.produceAck: expected a list of expressions, e.g. ["p(95)<300"]',
+    ]);
+    expect(err.hint).toContain('thresholds: { "<clearance|produceAck>": ["p(95)<300"');
+  });
+
+  it("refuses an SLO that is neither form, and an empty one", () => {
+    expect(problemsOf("p(95)<300").problems[0]).toMatch(/^slo: expected a list of checks or \{ "thresholds": \{\.\.\.\} \}/);
+    expect(problemsOf({ thresholds: { clearance: "nope" } }).problems).toEqual(['slo.thresholds.clearance: expected a list of expressions, e.g. ["p(95)<300"]']);
+    expect(problemsOf({}).problems).toEqual(["slo: no thresholds and no checks (leave slo out for the default)"]);
+    expect(problemsOf({ checks: [{ metric: "counts.nope", max: 0 }] }).problems).toEqual(['slo.checks[0].metric: "counts.nope" is not a result metric']);
   });
 });

@@ -102,6 +102,23 @@ body: "not allowed in data"
     expect(err.problems).toEqual(['scenario.slo[0].metric: "latencyMs.clearance.p42" is not a result metric', 'scenario.slo[1].metric: "counts.vanished" is not a result metric']);
   });
 
+  it("takes an SLO in k6 threshold syntax from a YAML file, and lists every bad threshold with its path", async () => {
+    const dir = userDir();
+    const good = write(dir, "k6.yaml", 'name: s\ntopology: one-region\nslo:\n  thresholds:\n    clearance: ["p(95)<300", "p(99)<300"]\n    counts.lost: ["count==0"]\n');
+    const s = await loadScenarioFile(good);
+    expect(resolveRun(s, {}).slo).toEqual([
+      { metric: "latencyMs.clearance.p95", max: 300, strict: true },
+      { metric: "latencyMs.clearance.p99", max: 300, strict: true },
+      { metric: "counts.lost", max: 0 },
+    ]);
+    const bad = write(dir, "k6-bad.yaml", 'name: s\ntopology: one-region\nslo:\n  thresholds:\n    clearance: ["p(97)<300", "p(99)>300"]\n');
+    const err = await rejection(loadScenarioFile(bad));
+    expect(err.problems).toEqual([
+      'scenario.slo.thresholds.clearance[0]: "p(97)<300": "p(97)" is not recorded per run; use p(50), med, p(95), p(99), p(99.9), max',
+      'scenario.slo.thresholds.clearance[1]: "p(99)>300": an SLO check is an upper limit (the figure must not exceed it); use < or <=',
+    ]);
+  });
+
   it("names the inline topology's problems by their path inside the scenario", async () => {
     const dir = userDir();
     const file = write(dir, "inline.json", JSON.stringify({ name: "s", topology: { name: "t", regions: [{ name: "syd", nodes: [{ id: "a", nodeId: 1, roles: ["broker"], az: "az1" }] }], topics: [] } }));
