@@ -17,15 +17,19 @@ export const alive = (pid: number): boolean => {
 };
 
 /** Pids the lab recorded for runs whose runner is `runnerPid` (read from the supervisor's state files). */
-export function recordedPids(stateDir: string, runnerPid: number): number[] {
-  const pids: number[] = [];
+export function recordedProcesses(stateDir: string, runnerPid: number): { name: string; pid: number }[] {
+  const procs: { name: string; pid: number }[] = [];
   for (const f of readdirSync(stateDir).filter((x) => x.endsWith(".json"))) {
     try {
-      const rec = JSON.parse(readFileSync(join(stateDir, f), "utf8")) as { runner: { pid: number }; processes: { pid: number }[] };
-      if (rec.runner.pid === runnerPid) pids.push(...rec.processes.map((p) => p.pid));
+      const rec = JSON.parse(readFileSync(join(stateDir, f), "utf8")) as { runner: { pid: number }; processes: { name: string; pid: number }[] };
+      if (rec.runner.pid === runnerPid) procs.push(...rec.processes.map((p) => ({ name: p.name, pid: p.pid })));
     } catch {}
   }
-  return pids;
+  return procs;
+}
+
+export function recordedPids(stateDir: string, runnerPid: number): number[] {
+  return recordedProcesses(stateDir, runnerPid).map((p) => p.pid);
 }
 
 export interface Cli {

@@ -5,17 +5,17 @@ import { cacheRoot } from "../../lab/install.ts";
 import { Supervisor } from "../../lab/proc.ts";
 import { standUpMesh } from "../../topology/local/mesh.ts";
 import { parseTopology } from "../../topology/spec.ts";
-import { alive, ROOT, recordedPids, tempDir } from "./helpers.ts";
+import { alive, ROOT, recordedProcesses, tempDir } from "./helpers.ts";
 
 describe("a region with dedicated controllers", () => {
   it("stands up three controllers and three brokers, with the quorum reached through the controller links", async () => {
     const spec = parseTopology(JSON.parse(readFileSync(join(ROOT, "topology/specs/one-region-split-roles.json"), "utf8")));
     const stateDir = join(cacheRoot(), "state", "runs");
     const supervisor = new Supervisor(`test-split-${process.pid}`, stateDir);
-    let pids: number[] = [];
+    let procs: { name: string; pid: number }[] = [];
     try {
       await using mesh = await standUpMesh(spec, { runDir: tempDir("split"), supervisor });
-      pids = recordedPids(stateDir, process.pid);
+      procs = recordedProcesses(stateDir, process.pid);
       const admin = await mesh.region().admin();
       try {
         expect(await admin.brokers()).toEqual([1, 2, 3]); // controllers 101-103 are not brokers
@@ -35,7 +35,14 @@ describe("a region with dedicated controllers", () => {
     } finally {
       await supervisor.stopAll();
     }
-    expect(pids.length).toBe(9); // toxiproxy, Redis, 6 Kafka nodes, Apicurio
-    expect(pids.filter(alive)).toEqual([]);
+    // The mesh: toxiproxy, Redis, 6 Kafka nodes, Apicurio and its TLS front; the identity plane: SPIRE's server and
+    // agent and a spiffe-helper per workload that reads PEM files.
+    const mesh = procs.filter((p) => !/^(spire-server|spire-agent|spiffe-helper) /.test(p.name));
+    const names = mesh.map((p) => p.name).sort();
+    expect(names.filter((n) => !n.startsWith("kafka ")), JSON.stringify(names)).toEqual(["redis", `registry ${spec.regions[0]?.name}`, `registry ${spec.regions[0]?.name} tls`, "toxiproxy"]);
+    expect(names.filter((n) => n.startsWith("kafka "))).toHaveLength(6);
+    expect(procs.filter((p) => /^spire-(server|agent) /.test(p.name))).toHaveLength(2);
+    expect(procs.filter((p) => p.name.startsWith("spiffe-helper ")).length).toBeGreaterThan(0);
+    expect(procs.map((p) => p.pid).filter(alive)).toEqual([]);
   });
 });

@@ -141,9 +141,10 @@ describe("two regions with MirrorMaker 2", () => {
 
   it("keeps idempotence state in the mesh's Redis: one claimant processes, others wait, the processed is dropped", async () => {
     const url = mesh.redis?.url;
-    expect(url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
-    const a = await openDedupeStore(url, 60, 1);
-    const b = await openDedupeStore(url, 60, 1);
+    expect(url).toMatch(/^rediss:\/\/127\.0\.0\.1:\d+$/); // TLS with client certificates (mTLS by default)
+    const tls = mesh.region("syd").tls("lab");
+    const a = await openDedupeStore(url, 60, 1, tls);
+    const b = await openDedupeStore(url, 60, 1, tls);
     try {
       const id = `ev-${Date.now()}`;
       expect(await a.claim(id, "syd-1")).toBe("claimed");
