@@ -5,6 +5,7 @@ import { consumerTimeout, consumerTimeoutLastOutcome } from "./consumer-timeout.
 import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
+import { enginePipeline } from "./engine-pipeline.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
@@ -31,6 +32,7 @@ export const scenarios: Record<string, Scenario> = {
   [schemaEvolution.name]: schemaEvolution,
   [consumerTimeout.name]: consumerTimeout,
   [consumerTimeoutLastOutcome.name]: consumerTimeoutLastOutcome,
+  [enginePipeline.name]: enginePipeline,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
   [svidRotation.name]: svidRotation,
