@@ -12,7 +12,7 @@ export interface SuiteEntry extends SuiteRow {
   status: RunResult["status"] | "not-run" | "no-result";
   /** The faults the run injected, as its timeline recorded them (kind or name). */
   faults: string[];
-  /** Each SLO check with its measured value, then lost/duplicated. */
+  /** Each SLO check with its measured value ("counts.lost <= 0: 0"), then sent/lost/duplicated. */
   observed: string;
   /** Passed when the scenario completed and its SLO held; null when it did not run or left no result. */
   passed: boolean | null;
@@ -25,7 +25,8 @@ const fmt = (n: number | null) => (n === null ? "n/a" : Number.isInteger(n) ? St
 export function suiteEntry(row: SuiteRow, dir: string, r: RunResult | undefined, ran: boolean): SuiteEntry {
   if (!ran) return { ...row, status: "not-run", faults: [], observed: "", passed: null, dir };
   if (!r) return { ...row, status: "no-result", faults: [], observed: "the run left no result.json (see its directory)", passed: null, dir };
-  const checks = r.slo.checks.map((c) => `${c.name} ${fmt(c.actual)} (limit ${fmt(c.limit)})${c.passed ? "" : " BREACHED"}`);
+  // A check's name says its limit ("counts.lost <= 0"); the measured value follows it.
+  const checks = r.slo.checks.map((c) => `${c.name}: ${fmt(c.actual)}${c.passed ? "" : " BREACHED"}`);
   const counts = `sent ${r.counts.sent}, lost ${r.counts.lost}, duplicated ${r.counts.duplicated}`;
   const observed = r.status === "completed" ? [...checks, counts].join("; ") : `${r.status}${r.error ? `: ${r.error.message}` : ""}`;
   return {

@@ -15,7 +15,7 @@ const result = (over: Partial<RunResult>): RunResult =>
   ({
     status: "completed",
     counts: { sent: 1500, lost: 0, duplicated: 0 },
-    slo: { passed: true, checks: [{ name: "counts.lost", limit: 0, actual: 0, passed: true }] },
+    slo: { passed: true, checks: [{ name: "counts.lost <= 0", limit: 0, actual: 0, passed: true }] },
     faults: [{ kind: "poison-pill", target: "topic", startMs: 1, endMs: 2, outcome: "healed" }],
     ...over,
   }) as unknown as RunResult;
@@ -35,14 +35,14 @@ describe("suiteEntry: a row of the table from its run's result.json", () => {
     const e = suiteEntry(row as never, "poison-pill", result({}), true);
     expect(e.passed).toBe(true);
     expect(e.faults).toEqual(["poison-pill"]);
-    expect(e.observed).toBe("counts.lost 0 (limit 0); sent 1500, lost 0, duplicated 0");
+    expect(e.observed).toBe("counts.lost <= 0: 0; sent 1500, lost 0, duplicated 0");
   });
 
   it("fails a run whose SLO was breached, and says which check", () => {
-    const r = result({ slo: { passed: false, checks: [{ name: "counts.pillsMissingFromDlq", limit: 0, actual: 2, passed: false }] }, counts: { sent: 10, lost: 2, duplicated: 0 } as never });
+    const r = result({ slo: { passed: false, checks: [{ name: "counts.pillsMissingFromDlq <= 0", limit: 0, actual: 2, passed: false }] }, counts: { sent: 10, lost: 2, duplicated: 0 } as never });
     const e = suiteEntry(row as never, "poison-pill", r, true);
     expect(e.passed).toBe(false);
-    expect(e.observed).toContain("counts.pillsMissingFromDlq 2 (limit 0) BREACHED");
+    expect(e.observed).toContain("counts.pillsMissingFromDlq <= 0: 2 BREACHED");
   });
 
   it("fails a run that did not complete, with its error, and leaves a row that never ran without a verdict", () => {
