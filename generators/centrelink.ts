@@ -1,8 +1,11 @@
 /**
  * The Centrelink consumer engine, one process per group member (so chaos can pause or kill one instance).
- * It consumes tax assessments, checks the seeded debt registry, and publishes a clearance response. The handler
- * returns only once the response is acknowledged, so an offset is committed only for answered assessments
- * (at-least-once). Run as: node generators/centrelink.ts '<json EngineConfig>'.
+ * It consumes tax assessments, checks the seeded debt registry, and publishes a clearance response, at least once:
+ * - pipelined (the default): it takes the next records while responses are in flight (at most `maxInFlight`, one
+ *   at a time per key, so order per key holds) and commits a partition's offset only up to the first record whose
+ *   response is not yet acknowledged (generators/pipeline.ts), so nothing is skipped on a crash;
+ * - serial: each record's handler returns once its response is acknowledged, and the offset is committed after.
+ * Run as: node generators/centrelink.ts '<json EngineConfig>'.
  */
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,6 +14,7 @@ import { Codec, type ReaderSchema } from "./codec.ts";
 import { DependencyFault, type DependencyLatency, drawLatencyMs } from "./dependency.ts";
 import { ConsumerDeadLetters, dlqTopicOf } from "./dlq.ts";
 import { openDedupeStore } from "./dedupe.ts";
+import { PipelinedHandler } from "./pipeline.ts";
 import { FileSigner, Verifier } from "./signing.ts";
 import { childTraceparent, type ClearanceResponse, DebtRegistry, newFaker, population, type TaxAssessment } from "./domain.ts";
 import { type ClientProps, type ClientTls, type ConsumedRecord, type DriverName, loadDriver, withTls } from "./drivers/driver.ts";
@@ -53,6 +57,8 @@ export interface EngineConfig {
   region?: string;
   /** Partitions handled at once. */
   concurrency?: number;
+  /** How records are answered (default pipelined, 32 in flight); see the file's comment. */
+  engine?: EngineMode;
   /** Bootstrap for the consumer when it has its own client class (so chaos can fault one member's links). */
   consumerBootstrap?: string;
   /**
@@ -61,6 +67,14 @@ export interface EngineConfig {
    */
   eventsFile?: string;
 }
+
+export interface EngineMode {
+  mode: "pipelined" | "serial";
+  /** Records whose responses may be in flight at once (pipelined). */
+  maxInFlight: number;
+}
+
+export const DEFAULT_ENGINE: EngineMode = { mode: "pipelined", maxInFlight: 32 };
 
 /** One line of JSON on stdout (the engine's log file), for people and for the lab. */
 const emit = (event: string, fields: Record<string, unknown> = {}) =>
@@ -80,6 +94,8 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   const history = (e: Record<string, unknown>) => {
     if (cfg.eventsFile) appendFileSync(cfg.eventsFile, `${JSON.stringify({ ms: Date.now(), ...e })}\n`);
   };
+  const mode = cfg.engine ?? DEFAULT_ENGINE;
+  let pipelined: PipelinedHandler | undefined;
   const consumer = await driver.consumer({
     bootstrap: cfg.consumerBootstrap ?? cfg.bootstrap,
     clientId: cfg.instance,
@@ -89,7 +105,9 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     ...withTls(cfg.tls),
     // Partitions are answered concurrently (each in order): one slow produce ack must not hold up the others.
     concurrency: cfg.concurrency ?? 1,
+    manualCommit: mode.mode === "pipelined",
     onRebalance: (e) => {
+      if (e.type === "revoked") pipelined?.revoked(e.partitions);
       history({ type: e.type, lost: e.lost, partitions: e.partitions.filter((t) => t.topic === cfg.topics.assessment).map((t) => t.partition) });
       emit(e.type, { partitions: e.partitions.map((t) => t.partition), lost: e.lost });
     },
@@ -187,15 +205,27 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
     stats.processed++;
   };
 
-  await consumer.run(handle);
-  emit("started", { instance: cfg.instance, debtors: debts.debtors, sources: cfg.sources ?? [cfg.topics.assessment], dedupe: dedupe.kind });
-  const timer = setInterval(() => emit("stats", { ...stats, assigned: consumer.assignment().length }), 5_000);
+  if (mode.mode === "pipelined") {
+    pipelined = new PipelinedHandler({
+      handle,
+      commit: (points) => consumer.commit(points),
+      maxInFlight: mode.maxInFlight,
+      onRetry: (r, e, attempt) => emit("retrying", { partition: r.partition, offset: r.offset, attempt, error: e instanceof Error ? e.message : String(e) }),
+      onCommitError: (e) => emit("commit-failed", { error: e instanceof Error ? e.message : String(e) }),
+    });
+  }
+  await consumer.run(pipelined?.accept ?? handle);
+  emit("started", { instance: cfg.instance, debtors: debts.debtors, sources: cfg.sources ?? [cfg.topics.assessment], dedupe: dedupe.kind, engine: mode });
+  const timer = setInterval(() => emit("stats", { ...stats, ...pipelined?.stats, assigned: consumer.assignment().length }), 5_000);
   return async () => {
     clearInterval(timer);
+    // Pipelined: what is in flight finishes (or stays uncommitted), and its commit point is committed before leaving.
+    const drain = await pipelined?.stop(4_000);
+    if (drain && !drain.drained) emit("stop-undrained", { ...pipelined?.stats });
     await consumer.close().catch(() => {});
     await producer.close().catch(() => {});
     await dedupe.close();
-    emit("stopped", stats);
+    emit("stopped", { ...stats, ...pipelined?.stats });
   };
 }
 

@@ -255,6 +255,7 @@ export class ClearanceFlow implements AsyncDisposable {
       sources,
       region,
       concurrency: w.centrelink.concurrency,
+      engine: { mode: w.centrelink.engine, maxInFlight: w.centrelink.maxInFlight },
       eventsFile: join(this.#runDir, `${name}.events.ndjson`),
       ...withTls(site.region.tls("centrelink-engine")),
       ...(this.#mesh.spire ? { signing: { assessmentSigner: spiffeId(this.#mesh.spire.plane, "ato-tax-service") } } : {}),

@@ -39,6 +39,13 @@ export interface WorkloadSpec {
     debtLookup?: { base?: LatencyRange; slow?: DependencyLatency["slow"] };
     /** Partitions an engine answers at once (each partition stays in order). */
     concurrency: number;
+    /**
+     * `pipelined` (default): an engine takes the next records while responses are in flight, at most `maxInFlight`
+     * (default 32), one at a time per key, and commits up to the first unacknowledged one; `serial`: one record
+     * per partition at a time, its offset committed once its response is acknowledged.
+     */
+    engine: "pipelined" | "serial";
+    maxInFlight: number;
     /** How long the idempotent consumer remembers a processed event id (in the topology's dedupe store). */
     dedupeTtlSeconds: number;
   };
@@ -98,13 +105,15 @@ const check = obj({
       consumer: optional(props, {}),
       debtCheckMs: optional(obj({ min: num({ min: 0 }), max: num({ min: 0 }) }), { min: 1, max: 5 }),
       concurrency: optional(num({ integer: true, min: 1, max: 64 }), 4),
+      engine: optional(oneOf("pipelined", "serial"), "pipelined"),
+      maxInFlight: optional(num({ integer: true, min: 1, max: 10_000 }), 32),
       dedupeTtlSeconds: optional(num({ integer: true, min: 1 }), 86_400),
       debtLookup: optional(
         obj({ base: optional(rangeCheck, undefined as unknown as LatencyRange), slow: optional(obj({ share: num({ min: 0, max: 1 }), range: rangeCheck }), undefined as unknown as DependencyLatency["slow"]) }),
         undefined as unknown as { base?: LatencyRange },
       ),
     }),
-    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 }),
+    () => ({ instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, engine: "pipelined", maxInFlight: 32, dedupeTtlSeconds: 86_400 }),
   ),
   regions: optional(arr(str({ pattern: /^[a-z][a-z0-9-]*$/, patternHint: "a region name of the topology" })), []),
   ato: optional(

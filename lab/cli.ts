@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ENCODINGS, type Encoding } from "../generators/codec.ts";
 import { NAMED_PROFILES } from "../generators/profiles.ts";
-import { scenarios, findScenario } from "../scenarios/index.ts";
+import { findScenario, scenarios, suites } from "../scenarios/index.ts";
 import { writeStarter } from "../scenarios/starter.ts";
 import { loadScenarioFile } from "../scenarios/user.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
@@ -15,6 +15,7 @@ import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { reportCommands } from "./report-commands.ts";
 import { resolveRun, runRepeated, runScenario, SOAK_DURATION_MS } from "./runner.ts";
+import { runSuite } from "./suite.ts";
 import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
 import { preflightCommand } from "./preflight-command.ts";
@@ -72,7 +73,7 @@ Options:
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
-Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
+Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).join(", ")} (see ./meshlab list).`,
     options: {
       duration: { type: "string" },
       rate: { type: "string" },
@@ -127,6 +128,11 @@ Scenarios: ${Object.keys(scenarios).join(", ")} (see ./meshlab list).`,
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
       const repeat = number("repeat", 1, true);
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
+      const suite = suites[name];
+      if (suite) {
+        if (repeat !== undefined && repeat > 1) throw new BadInputError("run: bad option(s)", [`--repeat ${repeat}: ${name} is a suite of scenarios; repeat it from a script instead`], "./meshlab run --help lists the options");
+        return runSuite(suite, overrides);
+      }
       const scenario = looksLikePath(name) ? await loadScenarioFile(name) : findScenario(name);
       if (repeat !== undefined && repeat > 1) {
         if (scenario.variants) throw new BadInputError("run: bad option(s)", [`--repeat ${repeat}: ${scenario.name} runs variants already; repeat it from a script instead`], "./meshlab run --help lists the options");
@@ -159,6 +165,7 @@ an existing file (exit 2).`,
     options: {},
     async run() {
       for (const s of Object.values(scenarios)) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
+      for (const s of Object.values(suites)) process.stdout.write(`${s.name.padEnd(20)} (suite: ${s.rows.map((r) => r.scenario).join(", ")}) ${s.description}\n`);
       return ExitCode.ok;
     },
   },

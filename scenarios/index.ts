@@ -5,10 +5,12 @@ import { consumerTimeout, consumerTimeoutLastOutcome } from "./consumer-timeout.
 import { clearanceProtobuf } from "./clearance-protobuf.ts";
 import { clearanceSmoke } from "./clearance-smoke.ts";
 import { diskExhaustion } from "./disk-exhaustion.ts";
+import { enginePipeline } from "./engine-pipeline.ts";
+import { failureMatrix } from "./failure-matrix.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario, Suite } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaEvolution } from "./schema-evolution.ts";
 import { schemaMismatch } from "./schema-mismatch.ts";
@@ -31,9 +33,15 @@ export const scenarios: Record<string, Scenario> = {
   [schemaEvolution.name]: schemaEvolution,
   [consumerTimeout.name]: consumerTimeout,
   [consumerTimeoutLastOutcome.name]: consumerTimeoutLastOutcome,
+  [enginePipeline.name]: enginePipeline,
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
   [svidRotation.name]: svidRotation,
+};
+
+/** Suites: several scenarios run one after another and tabulated (lab/suite.ts). */
+export const suites: Record<string, Suite> = {
+  [failureMatrix.name]: failureMatrix,
 };
 
 export function findScenario(name: string): Scenario {

@@ -99,3 +99,24 @@ export interface Scenario {
    */
   variants?: { name: string; description: string; workload?: Record<string, unknown>; faults?: unknown[]; topology?: string | Record<string, unknown> }[];
 }
+
+/**
+ * A suite runs registered scenarios one after another, each on its own freshly stood-up mesh, and tabulates them
+ * (lab/suite.ts). The failure matrix is one: a row per failure of the seed's matrix.
+ */
+export interface Suite {
+  name: string;
+  description: string;
+  rows: SuiteRow[];
+}
+
+export interface SuiteRow {
+  /** The row's label, e.g. the failure matrix's "input: failure". */
+  row: string;
+  /** The registered scenario that runs it. */
+  scenario: string;
+  /** What is injected, in words (the run's fault timeline is listed beside it). */
+  injected: string;
+  /** The recovery the seed expects; the scenario's SLO is how the lab checks it. */
+  expectedRecovery: string;
+}

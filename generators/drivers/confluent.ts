@@ -117,6 +117,10 @@ class KafkaJsApiConsumer implements Consumer {
     return this.#c.assignment().map((t) => ({ topic: t.topic, partition: t.partition }));
   }
 
+  async commit(points: { topic: string; partition: number; offset: string }[]): Promise<void> {
+    await this.#c.commitOffsets(points);
+  }
+
   async close(): Promise<void> {
     await this.#c.disconnect();
   }
@@ -222,6 +226,7 @@ export const confluentDriver: KafkaDriver = {
       kafkaJS: { logger: quietLogger(opts.clientId) as never },
       ...tlsProps(opts.tls),
       ...opts.props,
+      ...(opts.manualCommit ? { "enable.auto.commit": false } : {}),
       ...(opts.onRebalance ? { rebalance_cb: rebalanceTap(opts.onRebalance) } : {}),
     } as unknown as ckjs.KafkaJS.ConsumerConstructorConfig);
     await c.connect();

@@ -121,6 +121,11 @@ export interface ConsumerOptions {
   props?: ClientProps;
   /** Partitions whose records are handled at once (order within each partition is kept); default 1. */
   concurrency?: number;
+  /**
+   * The caller commits offsets itself with `Consumer.commit` (a pipelined consumer's watermark); nothing is
+   * committed for it when a handler returns. Default false: a record's offset is committed after its handler.
+   */
+  manualCommit?: boolean;
   /** Called on every assignment change of this member (for the rebalance history); optional per driver. */
   onRebalance?: (e: { type: "assigned" | "revoked"; partitions: { topic: string; partition: number }[]; lost: boolean }) => void;
 }
@@ -130,6 +135,8 @@ export interface Consumer {
   run(handler: (r: ConsumedRecord) => Promise<void>): Promise<void>;
   /** Partitions currently assigned to this member. */
   assignment(): { topic: string; partition: number }[];
+  /** Commits the next offset to read of each partition given (with `manualCommit`). */
+  commit(points: { topic: string; partition: number; offset: string }[]): Promise<void>;
   close(): Promise<void>;
 }
 

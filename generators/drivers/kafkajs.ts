@@ -59,12 +59,14 @@ export const kafkajsDriver: KafkaDriver = {
       async run(handler) {
         for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
         await c.run({
+          autoCommit: !opts.manualCommit,
           partitionsConsumedConcurrently: opts.concurrency ?? 1,
           eachMessage: async ({ topic, partition, message }) =>
             handler({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: headersToStrings(message.headers) }),
         });
       },
       assignment: () => assigned,
+      commit: (points) => c.commitOffsets(points),
       close: () => c.disconnect(),
     };
   },

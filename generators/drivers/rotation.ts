@@ -156,6 +156,17 @@ class RotatingConsumer implements Consumer {
     return [this.#current, ...this.#leaving].flatMap((c) => c.assignment());
   }
 
+  /** Each point goes to the client (the new one, or one still leaving) that owns its partition; others are dropped. */
+  async commit(points: { topic: string; partition: number; offset: string }[]): Promise<void> {
+    const owned = (c: Consumer) => (p: { topic: string; partition: number }) => c.assignment().some((a) => a.topic === p.topic && a.partition === p.partition);
+    await Promise.all(
+      [this.#current, ...this.#leaving].map((c) => {
+        const mine = points.filter(owned(c));
+        return mine.length ? c.commit(mine) : undefined;
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     this.#watch.stop();
     await Promise.all([this.#current, ...this.#leaving].map((c) => c.close()));

@@ -33,7 +33,7 @@ function workloadFiles() {
 
 /** A driver that records which certificate each client was made with (unit seam: no broker involved). */
 function recordingDriver() {
-  const made: { kind: string; cert: string; closed: boolean; sent: number; handler?: (r: ConsumedRecord) => Promise<void> }[] = [];
+  const made: { kind: string; cert: string; closed: boolean; sent: number; handler?: (r: ConsumedRecord) => Promise<void>; commits?: string[] }[] = [];
   const driver: KafkaDriver = {
     name: "recording",
     async admin(o) {
@@ -74,6 +74,9 @@ function recordingDriver() {
           rec.handler = h;
         },
         assignment: () => (rec.handler && !rec.closed ? [{ topic: "t", partition: made.indexOf(rec) }] : []),
+        commit: async (points) => {
+          rec.commits = [...(rec.commits ?? []), ...points.map((p) => `${p.topic}:${p.partition}@${p.offset}`)];
+        },
         close: async () => {
           rec.closed = true;
         },
@@ -151,6 +154,13 @@ describe("clients made again on SVID rotation", () => {
     expect(made[1]?.handler).toBe(handler);
     expect(made[1]?.closed).toBe(false);
     expect(c.assignment()).toEqual([{ topic: "t", partition: 1 }]);
+    // A pipelined engine's commits go to the client that owns the partition; one nobody owns here is dropped.
+    await c.commit([
+      { topic: "t", partition: 1, offset: "7" },
+      { topic: "t", partition: 0, offset: "3" },
+    ]);
+    expect(made[1]?.commits).toEqual(["t:1@7"]);
+    expect(made[0]?.commits).toBeUndefined();
     await c.close();
   });
 

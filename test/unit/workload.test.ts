@@ -19,7 +19,7 @@ const DEFAULTS = {
   seed: 42,
   driver: "confluent",
   population: 10_000,
-  centrelink: { instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 },
+  centrelink: { instances: 3, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, engine: "pipelined", maxInFlight: 32, dedupeTtlSeconds: 86_400 },
   regions: [],
   ato: { groupId: "ato-tax-engine", consumer: {}, producer: {} },
   drainTimeoutMs: 30_000,
@@ -53,7 +53,7 @@ describe("parseWorkload: defaults", () => {
 
   it("fills defaults inside a partly given section", () => {
     const w = parseWorkload({ centrelink: { instances: 5 }, ato: { producer: { "enable.idempotence": true } } });
-    expect(w.centrelink).toEqual({ instances: 5, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, dedupeTtlSeconds: 86_400 });
+    expect(w.centrelink).toEqual({ instances: 5, groupId: "centrelink-clearance-engine", consumer: {}, debtCheckMs: { min: 1, max: 5 }, concurrency: 4, engine: "pipelined", maxInFlight: 32, dedupeTtlSeconds: 86_400 });
     expect(w.ato).toEqual({ groupId: "ato-tax-engine", consumer: {}, producer: { "enable.idempotence": true } });
   });
 });
@@ -129,6 +129,14 @@ describe("parseWorkload: invalid workloads", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
       "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding)",
       "workload.centrelink.debtCheckMs: min is above max",
+    ]);
+  });
+
+  it("takes the engine mode and its in-flight bound, and refuses others with their paths", () => {
+    expect(parseWorkload({ centrelink: { engine: "serial" } }).centrelink.engine).toBe("serial");
+    expect(rejectionOf({ centrelink: { engine: "async", maxInFlight: 0 } }).problems).toEqual([
+      'workload.centrelink.engine: "async" is not one of "pipelined", "serial"',
+      "workload.centrelink.maxInFlight: 0 is below the minimum 1",
     ]);
   });
 
