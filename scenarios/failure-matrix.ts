@@ -1,7 +1,8 @@
 import type { Suite } from "./scenario.ts";
 
 /**
- * Every row of the seed's failure matrix (../shared/DOMAIN.md), each by the scenario that runs it, on its own
+ * Every row of the seed's failure matrix (../shared/DOMAIN.md) and the identity plane's signed-events row, each
+ * by the scenario that runs it, on its own
  * fresh mesh; a row passes when its scenario completed and its SLO (which encodes the expected recovery) held.
  */
 export const failureMatrix: Suite = {
@@ -16,9 +17,9 @@ export const failureMatrix: Suite = {
     },
     {
       row: "SPIFFE attestation: workload cannot be attested",
-      scenario: "identity-faults",
-      injected: "attestation failure, SVID expiry, a rogue workload, forged signatures",
-      expectedRecovery: "no SVID issued; workload cut off; alert; nothing forged processed",
+      scenario: "spire-outage",
+      injected: "SPIRE server down 10 s; the tax service's attestation failing for 48 s; an agent stopped past the TTL",
+      expectedRecovery: "no SVID issued; workload cut off; alert; nothing acknowledged lost",
     },
     {
       row: "debt verification: consumer slower than 100 ms",
@@ -37,6 +38,12 @@ export const failureMatrix: Suite = {
       scenario: "poison-pill",
       injected: "bytes no deserializer accepts written straight to the topic",
       expectedRecovery: "raw bytes to the DLQ, offset committed, stream continues",
+    },
+    {
+      row: "signed events: forged or rogue producer (the identity plane's second row)",
+      scenario: "identity-faults",
+      injected: "forged and foreign signatures; a workload with another identity's SVID producing assessments",
+      expectedRecovery: "nothing forged processed, each in the DLQ with its reason; the rogue writes denied",
     },
     {
       row: "region failover: region lost",

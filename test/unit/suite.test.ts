@@ -21,8 +21,8 @@ const result = (over: Partial<RunResult>): RunResult =>
   }) as unknown as RunResult;
 
 describe("the failure matrix", () => {
-  it("has a row for each of the seed's six failures, each run by a registered scenario without variants", () => {
-    expect(failureMatrix.rows).toHaveLength(6);
+  it("has a row for each of the seed's six failures and the signed-events row, each a registered scenario without variants", () => {
+    expect(failureMatrix.rows).toHaveLength(7);
     for (const r of failureMatrix.rows) {
       expect(scenarios[r.scenario], r.scenario).toBeDefined();
       expect(scenarios[r.scenario]?.variants, r.scenario).toBeUndefined();
@@ -54,7 +54,7 @@ describe("suiteEntry: a row of the table from its run's result.json", () => {
 
   it("renders one Markdown row per entry with its verdict, and a count of passes", () => {
     const ok = suiteEntry(row as never, "poison-pill", result({}), true);
-    const notRun = suiteEntry(failureMatrix.rows[5] as never, "region-failover", undefined, false);
+    const notRun = suiteEntry(failureMatrix.rows[6] as never, "region-failover", undefined, false);
     const md = renderSuite(failureMatrix, [ok, notRun]);
     expect(md).toContain("| row | scenario | injected | expected recovery | observed | result |");
     expect(md).toMatch(/\| poison pill on a topic: consumer cannot deserialize \| `poison-pill` \(poison-pill\/\) \| .* \[poison-pill\] \| .* \| pass \|/);
