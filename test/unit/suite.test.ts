@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BadInputError } from "../../lab/errors.ts";
+import { resolveRun } from "../../lab/runner.ts";
 import { renderSuite, runSuite, suiteEntry } from "../../lab/suite.ts";
 import type { RunResult } from "../../reports/result.ts";
 import { failureMatrix } from "../../scenarios/failure-matrix.ts";
@@ -27,6 +28,10 @@ describe("the failure matrix", () => {
       expect(scenarios[r.scenario], r.scenario).toBeDefined();
       expect(scenarios[r.scenario]?.variants, r.scenario).toBeUndefined();
     }
+  });
+
+  it("resolves every row's scenario (specs, workload, faults, SLO) as the suite does before the first starts", () => {
+    for (const r of failureMatrix.rows) expect(() => resolveRun(scenarios[r.scenario] as never, {}), r.scenario).not.toThrow();
   });
 });
 
