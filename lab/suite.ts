@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunResult } from "../reports/result.ts";
 import { findScenario } from "../scenarios/index.ts";
@@ -6,6 +6,7 @@ import type { Suite, SuiteRow } from "../scenarios/scenario.ts";
 import { BadInputError, ExitCode } from "./errors.ts";
 import { info } from "./log.ts";
 import { prepareRunDir, type RunOverrides, resolveRun, runScenario } from "./runner.ts";
+import { readResult } from "./variants.ts";
 
 /** One row of a suite's table, from the row's definition and its run's result.json alone. */
 export interface SuiteEntry extends SuiteRow {
@@ -59,14 +60,6 @@ export function renderSuite(suite: Suite, entries: SuiteEntry[]): string {
     `${entries.filter((e) => e.passed).length} of ${entries.length} rows passed.`,
     "",
   ].join("\n");
-}
-
-function readResult(dir: string): RunResult | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as RunResult;
-  } catch {
-    return undefined;
-  }
 }
 
 function writeSuite(dir: string, suite: Suite, startedAt: Date, entries: SuiteEntry[], status: string): void {

@@ -188,7 +188,8 @@ export async function runVariants(s: Scenario, o: RunOverrides): Promise<ExitCod
   return worst;
 }
 
-function readResult(dir: string): RunResult | undefined {
+/** A finished run's result.json, or undefined when the run left none (killed, failed before writing it). */
+export function readResult(dir: string): RunResult | undefined {
   try {
     return JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as RunResult;
   } catch {
