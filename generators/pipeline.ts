@@ -33,8 +33,8 @@ export class CommitWatermark {
   start(topic: string, partition: number, offset: string): number {
     const k = tp(topic, partition);
     const o = Number(offset);
-    let open = this.#open.get(k);
-    if (!open) this.#open.set(k, (open = new Set()));
+    const open = this.#open.get(k) ?? new Set<number>();
+    this.#open.set(k, open);
     open.add(o);
     this.#next.set(k, Math.max(this.#next.get(k) ?? 0, o + 1));
     // Where this ownership started reading: committing it again would say nothing new.
