@@ -35,6 +35,16 @@ export interface SpawnOptions {
   user?: { uid: number; gid: number };
 }
 
+/** A process that exited by itself with a failure: nobody stopped or signalled it. */
+export interface Crash {
+  name: string;
+  atMs: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines of its log (the error it died of, usually). */
+  tail: string;
+}
+
 interface RecordedProcess {
   name: string;
   pid: number;
@@ -110,9 +120,11 @@ class ChildHandle implements ProcessHandle {
   readonly exited: Promise<ExitStatus>;
   #status: ExitStatus | undefined;
   #stopping: Promise<ExitStatus> | undefined;
+  /** The lab stopped it or sent it a signal that ends a process (a fault, a teardown): its exit was asked for. */
+  #asked = false;
   readonly #graceMs: number;
 
-  constructor(name: string, child: ChildProcess, logFile: string, graceMs: number) {
+  constructor(name: string, child: ChildProcess, logFile: string, graceMs: number, onCrash?: (c: Crash) => void) {
     this.name = name;
     this.logFile = logFile;
     this.#graceMs = graceMs;
@@ -121,6 +133,7 @@ class ChildHandle implements ProcessHandle {
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
         this.#status = { code, signal };
+        if (!this.#asked && code !== 0) void this.logTail(30).then((tail) => onCrash?.({ name, atMs: Date.now(), code, signal, tail }));
         resolve(this.#status);
       });
     });
@@ -132,6 +145,7 @@ class ChildHandle implements ProcessHandle {
 
   signal(sig: NodeJS.Signals): void {
     if (!this.running()) return;
+    if (sig !== "SIGSTOP" && sig !== "SIGCONT") this.#asked = true;
     try {
       process.kill(-this.pid, sig);
     } catch {
@@ -141,6 +155,7 @@ class ChildHandle implements ProcessHandle {
 
   stop(graceMs = this.#graceMs): Promise<ExitStatus> {
     if (!this.running()) return this.exited;
+    this.#asked = true;
     this.#stopping ??= (async () => {
       this.signal("SIGTERM");
       this.signal("SIGCONT"); // a paused process cannot act on SIGTERM
@@ -172,10 +187,14 @@ export class Supervisor implements AsyncDisposable {
   readonly #recordFile: string;
   readonly #record: RunRecord;
   readonly #handles: ChildHandle[] = [];
+  readonly #crashes: Crash[] = [];
+  readonly #onCrash: ((c: Crash) => void) | undefined;
   #closed = false;
 
-  constructor(runId: string, stateDir: string) {
+  /** `onCrash` hears of every process that exits with a failure no one asked for (a fault's kill does not count). */
+  constructor(runId: string, stateDir: string, onCrash?: (c: Crash) => void) {
     this.runId = runId;
+    this.#onCrash = onCrash;
     mkdirSync(stateDir, { recursive: true });
     this.#recordFile = join(stateDir, `${runId}.json`);
     this.#record = {
@@ -210,12 +229,20 @@ export class Supervisor implements AsyncDisposable {
     } finally {
       closeSync(fd);
     }
-    const handle = new ChildHandle(name, child, opts.logFile, opts.stopGraceMs ?? 10_000);
+    const handle = new ChildHandle(name, child, opts.logFile, opts.stopGraceMs ?? 10_000, (c) => {
+      this.#crashes.push(c);
+      this.#onCrash?.(c);
+    });
     child.on("error", () => {}); // surfaced through `exited` and the readiness checks
     this.#handles.push(handle);
     this.#record.processes.push({ name, pid: handle.pid, startTime: procStat(handle.pid) ?? "", argv: [cmd, ...args] });
     this.#save();
     return handle;
+  }
+
+  /** The processes that have crashed so far, in the order they did. */
+  crashes(): readonly Crash[] {
+    return this.#crashes;
   }
 
   /** Stops every process this run started, newest first, and forgets the record. */

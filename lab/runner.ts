@@ -19,7 +19,7 @@ import type { Encoding } from "../generators/codec.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
-import { machineInfo, type RunResult, writeResult } from "../reports/result.ts";
+import { crashCause, machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, parseSlo, type SloCheckSpec } from "../reports/slo.ts";
 import { renderSummary } from "../reports/summary.ts";
 import { writeRunReports } from "../reports/write.ts";
@@ -77,6 +77,9 @@ export const COUNT_NAMES = [
 ];
 
 /** Resolves a scenario and the command-line overrides into validated specs; nothing is started yet. */
+/** The lab's simulated services (not the mesh's components): one of them crashing is the lab's failure. */
+const WORKLOAD_PROCESS = /^centrelink-/;
+
 export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const ref = o.topology ?? scenario.topology;
   const base = typeof ref === "string" ? loadTopology(ref) : parseTopology(ref, `scenario ${scenario.name}`);
@@ -134,9 +137,11 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   for (const r of reapOrphans(stateDir)) if (r.killed.length) warn(`reaped ${r.killed.length} process(es) left by run ${r.runId}: ${r.killed.join(", ")}`);
 
   const runId = `${scenario.name}-${process.pid}-${Date.now()}`;
-  const supervisor = new Supervisor(runId, stateDir);
-  const abort = new AbortController();
   const startedAt = new Date();
+  const supervisor = new Supervisor(runId, stateDir, (c) =>
+    warn(`${c.name} exited by itself (${c.signal ?? `code ${c.code}`}) at +${((c.atMs - startedAt.getTime()) / 1000).toFixed(1)} s: ${crashCause(c.tail)} (its log is in ${runDir})`),
+  );
+  const abort = new AbortController();
   const t0 = performance.now();
   info(`run ${scenario.name} -> ${runDir}`);
 
@@ -307,6 +312,11 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const slowWindowsUs = (chaos?.timeline() ?? []).filter((f) => f.kind === "slow-dependency").map((f) => ({ fromUs: (f.startMs + t0) * 1000, toUs: ((f.endMs ?? endMs) + t0) * 1000 }));
   const recon = budgetMs && flow ? reconciliationFigures(entries, budgetMs, slowWindowsUs) : undefined;
   if (recon) scenarioCounts = { ...scenarioCounts, ...recon.counts };
+  const crashes = supervisor.crashes().map((c) => ({ ...c, atMs: c.atMs - startedAt.getTime() }));
+  // A crashed workload service (a Centrelink engine) invalidates the run's figures, whatever else they say.
+  const crashed = crashes.filter((c) => WORKLOAD_PROCESS.test(c.name)).length;
+  if (crashed) scenarioCounts = { ...scenarioCounts, crashed };
+  const checks = crashed ? [...slo, { metric: "counts.crashed", max: 0 }] : slo;
   const result: RunResult = {
     resultFormat: 1,
     scenario: scenario.name,
@@ -318,7 +328,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     monotonicOriginUs: Math.round(t0 * 1000),
     counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts },
     latencyMs,
-    slo: evaluateSlo(slo, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts } }),
+    slo: evaluateSlo(checks, { latencyMs, counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts } }),
+    ...(crashes.length ? { crashes } : {}),
     checker: { valid: check.valid, evidence: check.evidence, outOfOrderCount: check.outOfOrderCount },
     ...(phaseStarts.length
       ? {

@@ -65,10 +65,22 @@ export interface RunResult {
   alerts?: Alert[];
   /** On an mTLS mesh: every SVID renewal seen, and the flow's latency near renewals of its workloads against the rest. */
   svidRotation?: { renewals: SvidRenewal[]; clients: { client: string; kind: string; tookMs: number }[]; latency: RotationLatency };
+  /**
+   * Processes the lab started that exited by themselves with a failure (no fault or teardown asked): name, time on
+   * the run's clock, exit code or signal, last log lines. A crashed Centrelink engine also fails `counts.crashed`.
+   */
+  crashes?: { name: string; atMs: number; code: number | null; signal: string | null; tail: string }[];
   /** The dead-letter rows of the failure matrix (schema mismatch, poison pills), when the run exercised them. */
   deadLetters?: DeadLetterResult;
   /** The consumer-timeout row: decisions past the budget, their reconciliation and discrepancies (reports/reconciliation.ts). */
   reconciliation?: ReconciliationResult & { retryEvents: { topic: string; sent: number; acked: number; failed: number } };
+}
+
+/** What a crashed process died of, from its log's last lines: the first error line (Node and Java print one), else the last line. */
+export function crashCause(tail: string): string {
+  const lines = tail.split("\n").map((l) => l.trim()).filter(Boolean);
+  const error = lines.find((l) => /^([\w.$]*(Error|Exception)\b|Exception in thread|FATAL|panic:)/.test(l));
+  return (error ?? lines.at(-1) ?? "").slice(0, 300);
 }
 
 /** A fault's failed requests for a table cell: "3 of 120" (intended while it lasted), or "" for older runs. */

@@ -1,7 +1,7 @@
 import { deadLetterRows } from "./dead-letters.ts";
 import { evolutionOf, evolutionRows } from "./schema-evolution.ts";
 import { reconciliationRows } from "./reconciliation.ts";
-import { type RunResult, securityOf } from "./result.ts";
+import { crashCause, type RunResult, securityOf } from "./result.ts";
 
 const fmt = (v: number | null): string => (v === null ? "n/a" : v >= 100 ? v.toFixed(0) : v.toFixed(2));
 
@@ -29,6 +29,7 @@ export function renderSummary(r: RunResult, resultFile: string): string {
   if (recon.length) lines.push("  decisions past the budget:", ...recon.map((d) => `    ${d.row}: ${d.value.length > 400 ? `${d.value.slice(0, 400)} ... (all in result.json)` : d.value}`));
   const evolution = evolutionRows(evolutionOf(r.scenarioResult));
   if (evolution.length) lines.push("  schema evolution:", ...evolution.map((d) => `    ${d.row}: ${d.value}`));
+  for (const c of r.crashes ?? []) lines.push(`  CRASHED: ${c.name} exited by itself (${c.signal ?? `code ${c.code}`}) at +${(c.atMs / 1000).toFixed(1)} s: ${crashCause(c.tail)}`);
   if (r.alerts?.length) {
     const still = r.alerts.filter((a) => a.resolvedAtMs === null).length;
     lines.push(`  alerts: ${r.alerts.length} fired${still ? `, ${still} still firing` : ", all resolved"}`);

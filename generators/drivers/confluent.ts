@@ -113,8 +113,16 @@ class KafkaJsApiConsumer implements Consumer {
     });
   }
 
+  /**
+   * What this member owns now; nothing once it is closing. (The client throws ERR__STATE while it disconnects: a
+   * rotation's leaving consumer is asked in that window, and the throw once killed every engine of a run.)
+   */
   assignment(): { topic: string; partition: number }[] {
-    return this.#c.assignment().map((t) => ({ topic: t.topic, partition: t.partition }));
+    try {
+      return this.#c.assignment().map((t) => ({ topic: t.topic, partition: t.partition }));
+    } catch {
+      return [];
+    }
   }
 
   async commit(points: { topic: string; partition: number; offset: string }[]): Promise<void> {

@@ -27,6 +27,29 @@ describe("process supervision", () => {
     await sup.stopAll();
   });
 
+  it("tells a crash (a failure nobody asked for) from a stop, a fault's kill and a clean exit, with the log's last lines", async () => {
+    const heard: string[] = [];
+    const sup = new Supervisor(`test-crash-${process.pid}`, tempDir("state"), (c) => heard.push(c.name));
+    const log = (n: string) => ({ logFile: join(tempDir("log"), `${n}.log`) });
+    const crasher = sup.spawn("crasher", ["sh", "-c", "sleep 0.2; echo 'KafkaJSError: Assignment can only be called while connected.'; exit 7"], log("crasher"));
+    const killed = sup.spawn("killed", ["sleep", "300"], log("killed"));
+    const stopped = sup.spawn("stopped", ["sleep", "300"], log("stopped"));
+    const clean = sup.spawn("clean", ["true"], log("clean"));
+    const paused = sup.spawn("paused", ["sleep", "300"], log("paused"));
+    paused.signal("SIGSTOP");
+    paused.signal("SIGCONT");
+    killed.signal("SIGKILL");
+    await Promise.all([crasher.exited, killed.exited, stopped.stop(), clean.exited]);
+    paused.signal("SIGSEGV"); // a signal the lab sends is asked for too
+    await paused.exited;
+    await new Promise((r) => setTimeout(r, 200)); // the log tail is read after the exit
+    expect(heard).toEqual(["crasher"]);
+    expect(sup.crashes()).toMatchObject([{ name: "crasher", code: 7, signal: null }]);
+    expect(sup.crashes()[0]?.tail).toContain("Assignment can only be called while connected");
+    await sup.stopAll();
+    expect(sup.crashes()).toHaveLength(1);
+  });
+
   it("refuses to start anything once teardown began, so an abandoned stand-up cannot leak a process", async () => {
     const sup = new Supervisor(`test-closed-${process.pid}`, tempDir("state"));
     await sup.stopAll();

@@ -1,35 +1,13 @@
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import type { ClientTls, ConsumedRecord, Consumer, KafkaDriver, Producer, ProduceRecord } from "../../generators/drivers/driver.ts";
+import type { ConsumedRecord, Consumer, KafkaDriver, Producer, ProduceRecord } from "../../generators/drivers/driver.ts";
 import { readSvidPems, tlsProps } from "../../generators/drivers/driver.ts";
 import { type RotationEvent, rotating } from "../../generators/drivers/rotation.ts";
 import type { LedgerEntry } from "../../generators/ledger.ts";
 import { rotationLatency } from "../../reports/rotation.ts";
-
-/** A self-signed EC certificate and its PKCS#8 key, as spiffe-helper writes an SVID (cert, key, bundle). */
-function svid(dir: string, name: string): { cert: string; key: string } {
-  const [ec, key, cert] = [join(dir, `${name}.ec`), join(dir, `${name}.key`), join(dir, `${name}.pem`)];
-  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec]);
-  execFileSync("openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", ec, "-out", key]);
-  execFileSync("openssl", ["req", "-x509", "-new", "-key", key, "-out", cert, "-days", "1", "-subj", `/CN=${name}`]);
-  return { cert, key };
-}
-
-/** The SVID files a workload reads, with `install` to put another SVID in place as spiffe-helper does on rotation. */
-function workloadFiles() {
-  const dir = mkdtempSync(join(tmpdir(), "meshlab-rotation-"));
-  const tls: ClientTls = { cert: join(dir, "svid.pem"), key: join(dir, "svid_key.pem"), ca: join(dir, "bundle.pem") };
-  const install = (s: { cert: string; key: string }) => {
-    copyFileSync(s.cert, tls.cert);
-    copyFileSync(s.key, tls.key);
-    copyFileSync(s.cert, tls.ca);
-  };
-  return { dir, tls, install };
-}
+import { svid, workloadFiles } from "../svid-files.ts";
 
 /** A driver that records which certificate each client was made with (unit seam: no broker involved). */
 function recordingDriver() {

@@ -74,6 +74,14 @@ describe("renderSummary", () => {
     expect(renderSummary(result({ spec: { topology: { security: "mtls" } } }), "r.json").split("\n")[0]).toMatch(/, mTLS \(SPIRE SVIDs, ACLs by SPIFFE ID, signed events\)$/);
   });
 
+  it("names every crashed process with its time, exit and the last line of its log, and nothing when none crashed", () => {
+    const crashes = [{ name: "centrelink-2", atMs: 49_451, code: 1, signal: null, tail: "      ^\n\nKafkaJSError: Assignment can only be called while connected.\n    at Consumer.assignment (_consumer.js:1948:13)\n}\n\nNode.js v26.10.0\n" }];
+    expect(renderSummary(result({ crashes }), "r.json")).toContain(
+      "  CRASHED: centrelink-2 exited by itself (code 1) at +49.5 s: KafkaJSError: Assignment can only be called while connected.",
+    );
+    expect(text).not.toContain("CRASHED");
+  });
+
   it("shows every count", () => {
     expect(lineStarting(text, "requests")).toBe(
       "  requests  intended 1500  sent 1498  acked 1497  completed 1494  lost 3  duplicated 0  business duplicates 0  errors 1  unexpected 0",
