@@ -6,7 +6,7 @@ import { evolutionOf, evolutionRows } from "../schema-evolution.ts";
 import { reconciliationRows } from "../reconciliation.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
-import { failedOf, securityOf } from "../result.ts";
+import { crashCause, failedOf, securityOf } from "../result.ts";
 import { type Reference, referenceSeries } from "../reference.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
@@ -253,6 +253,12 @@ function faultTable(run: RunData): string {
         faults.map((f) => [esc(f.kind), esc(f.target), (f.startMs / 1000).toFixed(1), f.endMs === null ? "never healed" : (f.endMs / 1000).toFixed(1), esc(f.outcome), failedOf(f)]),
         "num",
       ),
+    );
+  const crashes = run.result.crashes ?? [];
+  if (crashes.length)
+    parts.push(
+      "<h3>Crashed processes</h3>",
+      table(["process", "at (s)", "exit", "what it died of"], crashes.map((c) => [esc(c.name), (c.atMs / 1000).toFixed(1), esc(c.signal ?? `code ${c.code}`), esc(crashCause(c.tail))])),
     );
   const alerts = run.result.alerts ?? [];
   if (alerts.length) parts.push("<h3>Alerts</h3>", table(ALERT_COLUMNS, alerts.map((a) => alertRow(a).map((c) => esc(c)))));

@@ -137,6 +137,15 @@ describe("the HTML report", { timeout: 30_000 }, () => {
     expect(renderReport(await loadRun(dir))).toContain("No alert fired.");
   });
 
+  it("tabulates crashed processes in report.html with what each died of", async () => {
+    const dir = join(root, "crashed");
+    await writeSampleRun(dir, { seconds: 5, rate: 5 });
+    const file = join(dir, "result.json");
+    const crash = { name: "centrelink-2", atMs: 49_451, code: 1, signal: null, tail: "KafkaJSError: Assignment can only be called while connected.\n    at x\n\nNode.js v26\n" };
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), crashes: [crash] }));
+    expect(renderReport(await loadRun(dir))).toMatch(/<h3>Crashed processes<\/h3>.*centrelink-2.*49\.5.*code 1.*KafkaJSError: Assignment can only be called while connected\./s);
+  });
+
   it("tabulates what SVID rotation did to latency in report.html and summary.md", async () => {
     const dir = join(root, "rotated");
     await writeSampleRun(dir, { seconds: 5, rate: 5 });
