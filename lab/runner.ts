@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { analyseGroup, readEngineHistory, withRequests } from "../chaos/analysis.ts";
 import { disposeAll, limitDir } from "../chaos/disk.ts";
 import { createInjector } from "../chaos/injectors.ts";
+import { svidTtlOf } from "../topology/spire/identity.ts";
 import { IdentityWatch } from "../topology/spire/watch.ts";
 import { rotationLatency } from "../reports/rotation.ts";
 import { AlertBook } from "./alerts.ts";
@@ -200,8 +201,9 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     await untilAborted(prepareDeadLetters(mesh, workload, faults));
     mesh.probe?.sample(1000);
     lag = await startLagSampler(mesh, workload, runDir, startedAt.getTime());
-    if (mesh.spire)
-      identityWatch = new IdentityWatch({ regions: mesh.spire.regions, book: alerts, ttlMs: mesh.spire.plane.svidTtlMs, runMs: nowMs, onFire: (a) => warn(`alert ${a.name} (${a.severity}) on ${a.subject} at +${(a.firedAtMs / 1000).toFixed(1)} s: ${a.message}`) }).start();
+    const spire = mesh.spire;
+    if (spire)
+      identityWatch = new IdentityWatch({ regions: spire.regions, book: alerts, ttlMs: (w) => svidTtlOf(spire.plane, w), runMs: nowMs, onFire: (a) => warn(`alert ${a.name} (${a.severity}) on ${a.subject} at +${(a.firedAtMs / 1000).toFixed(1)} s: ${a.message}`) }).start();
     trafficStartMs = nowMs();
     info(`traffic starts ${(trafficStartMs / 1000).toFixed(1)} s after the command`);
     if (faults.length) {

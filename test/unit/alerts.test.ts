@@ -62,6 +62,13 @@ describe("the identity plane's alert rules", () => {
     expect(c[0]?.message).toMatch(/expires in 9 s/);
     expect(c[1]?.message).toMatch(/cut off for new connections/);
   });
+
+  it("judge half-life by each workload's own lifetime when it has a longer one", () => {
+    const svids = [{ workload: "registry" as const, notAfterMs: NOW + 100_000 }];
+    const ttlOf = (w: string) => (w === "registry" ? 900_000 : TTL);
+    expect(identityConditions([healthy(svids)], NOW, ttlOf).map((x) => [x.name, x.subject])).toEqual([["svid-rotation-stalled", "registry in syd"]]);
+    expect(identityConditions([healthy(svids)], NOW, TTL)).toEqual([]);
+  });
 });
 
 describe("the SVID probe's Kafka request", () => {

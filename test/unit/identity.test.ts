@@ -47,6 +47,17 @@ describe("identity spec", () => {
     expect(problems).toContain('topology.identity.identities: no identity for workload "broker"; every workload needs one (omit identities for the defaults)');
   });
 
+  it("gives a workload a longer SVID lifetime than the plane's, and refuses an unknown workload or a shorter one", () => {
+    const plane = parseTopology({ ...base(), identity: { svidTtl: "40s", svidTtlByWorkload: { registry: "15m" } } }).identity;
+    const uids = Object.fromEntries(plane.identities.map((i, n) => [i.user, 900 + n]));
+    const ttl = (w: string) => renderEntries(plane, "syd", uids).entries.find((e) => e.hint === w)?.x509_svid_ttl;
+    expect([ttl("registry"), ttl("centrelink-engine")]).toEqual([900, 40]);
+    expect(problemsOf({ ...base(), identity: { svidTtl: "40s", svidTtlByWorkload: { printer: "15m", broker: "30s" } } })).toEqual([
+      "topology.identity.svidTtlByWorkload.printer: no such workload; the workloads are broker, mirrormaker, registry, ato-tax-service, ato-tax-engine, centrelink-engine, dedupe-store, lab",
+      "topology.identity.svidTtlByWorkload.broker: 30 s is shorter than svidTtl (40 s); it is for workloads whose SVIDs must live longer",
+    ]);
+  });
+
   it("rejects an identity for an unknown workload", () => {
     const input = base();
     input.identity = { identities: [{ workload: "printer", path: "/x" }] };

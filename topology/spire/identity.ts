@@ -1,4 +1,4 @@
-import { arr, bool, duration, obj, oneOf, optional, type Problems, str } from "../../lab/validate.ts";
+import { arr, bool, duration, obj, oneOf, optional, type Problems, record, str } from "../../lab/validate.ts";
 
 /**
  * The workloads of the mesh that hold an identity. Each runs (or has its SVID fetched) under its own Unix user,
@@ -54,8 +54,16 @@ export interface IdentityPlane {
   trustDomain: string;
   /** X.509-SVID lifetime. The seed runs 4 h; tests use minutes. The agent rotates at half of it. */
   svidTtlMs: number;
+  /**
+   * Workloads whose SVIDs live longer than `svidTtlMs`. For a client that cannot take a renewed SVID (Apicurio's
+   * KafkaSQL reads its key store once): on a short-TTL mesh it would otherwise be refused on its next connection.
+   */
+  svidTtlByWorkloadMs: Partial<Record<Workload, number>>;
   identities: IdentitySpec[];
 }
+
+/** The SVID lifetime of one workload: its own, or the plane's. */
+export const svidTtlOf = (plane: IdentityPlane, workload: string): number => plane.svidTtlByWorkloadMs[workload as Workload] ?? plane.svidTtlMs;
 
 /** The shortest TTL that still rotates: the agent syncs entries every 5 s and renews at half the TTL. */
 export const MIN_SVID_TTL_MS = 30_000;
@@ -117,6 +125,7 @@ const grantsCheck = obj({
 export const identityCheck = obj({
   trustDomain: optional(str({ pattern: /^[a-z0-9._-]+$/, patternHint: "a trust domain name (lower-case letters, digits, '.', '-', '_')" }), ""),
   svidTtl: optional(duration, 600_000),
+  svidTtlByWorkload: optional(record(duration), {}),
   identities: optional(
     arr(
       obj({
@@ -132,13 +141,17 @@ export const identityCheck = obj({
 
 /** Resolves the parsed block: default trust domain, users; then the checks that span fields. */
 export function resolveIdentity(
-  raw: { trustDomain: string; svidTtl: number; identities: { workload: Workload; path: string; user: string; grants: Grants }[] },
+  raw: { trustDomain: string; svidTtl: number; svidTtlByWorkload: Record<string, number>; identities: { workload: Workload; path: string; user: string; grants: Grants }[] },
   ctx: { meshName: string; topics: string[]; explicit: boolean },
   problems: Problems,
 ): IdentityPlane {
   const at = "topology.identity";
   if (raw.svidTtl < MIN_SVID_TTL_MS)
     problems.push(`${at}.svidTtl: ${raw.svidTtl / 1000} s is too short to rotate (the agent renews at half the TTL and syncs every 5 s); use at least ${MIN_SVID_TTL_MS / 1000}s`);
+  for (const [w, ms] of Object.entries(raw.svidTtlByWorkload)) {
+    if (!(WORKLOADS as readonly string[]).includes(w)) problems.push(`${at}.svidTtlByWorkload.${w}: no such workload; the workloads are ${WORKLOADS.join(", ")}`);
+    else if (ms < raw.svidTtl) problems.push(`${at}.svidTtlByWorkload.${w}: ${ms / 1000} s is shorter than svidTtl (${raw.svidTtl / 1000} s); it is for workloads whose SVIDs must live longer`);
+  }
   const seen = new Map<string, number>();
   const paths = new Map<string, number>();
   raw.identities.forEach((id, i) => {
@@ -160,6 +173,7 @@ export function resolveIdentity(
   return {
     trustDomain: raw.trustDomain || `${ctx.meshName}.meshlab.test`,
     svidTtlMs: raw.svidTtl,
+    svidTtlByWorkloadMs: raw.svidTtlByWorkload as Partial<Record<Workload, number>>,
     identities: raw.identities.map((id) => ({ ...id, user: id.user || `meshlab-${id.workload}` })),
   };
 }
@@ -245,7 +259,7 @@ export function renderEntries(plane: IdentityPlane, region: string, uids: Record
         spiffe_id: spiffeId(plane, id.workload),
         parent_id: agentId(plane, region),
         selectors: [{ type: "unix", value: `uid:${uid}` }],
-        x509_svid_ttl: Math.round(plane.svidTtlMs / 1000),
+        x509_svid_ttl: Math.round(svidTtlOf(plane, id.workload) / 1000),
         hint: id.workload,
       };
     }),

@@ -10,7 +10,7 @@ import { DisposableGroup, pidAlive, type ProcessHandle, type Supervisor, waitUnt
 import { freePorts } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { renderAgentConf, renderHelperConf, renderServerConf, SVID_FILES } from "./config.ts";
-import { agentId, type IdentityPlane, renderEntries, spiffeId, type Workload } from "./identity.ts";
+import { agentId, type IdentityPlane, renderEntries, spiffeId, svidTtlOf, type Workload } from "./identity.ts";
 import { installSpire, type SpireInstall } from "./install.ts";
 
 /** Where a workload finds its current SVID: spiffe-helper rewrites these files on every rotation. */
@@ -240,7 +240,7 @@ export class SpireRegion implements AsyncDisposable {
     const entryId = /Entry ID\s*:\s*(\S+)/.exec(shown)?.[1];
     if (!entryId) throw new InfraError({ component: `spire-server ${this.name}`, message: `no registration entry for ${spiffe}: ${shown.trim()}`, hint: "read the server log" });
     const to = uid ?? own;
-    await this.#cli("entry update", ["entry", "update", "-entryID", entryId, "-spiffeID", spiffe, "-parentID", agentId(this.#ctx.plane, this.name), "-selector", `unix:uid:${to}`, "-x509SVIDTTL", String(Math.round(this.#ctx.plane.svidTtlMs / 1000))]);
+    await this.#cli("entry update", ["entry", "update", "-entryID", entryId, "-spiffeID", spiffe, "-parentID", agentId(this.#ctx.plane, this.name), "-selector", `unix:uid:${to}`, "-x509SVIDTTL", String(Math.round(svidTtlOf(this.#ctx.plane, workload) / 1000))]);
     return { entryId, uid: to };
   }
 

@@ -18,7 +18,8 @@ export interface IdentityObservation {
  * is renewed by its agent at half its lifetime, so one with less than a quarter left was not renewed (the server
  * or agent is gone, or its attestation fails); one past its expiry is cut off for every new connection.
  */
-export function identityConditions(observations: IdentityObservation[], nowMs: number, ttlMs: number): Condition[] {
+export function identityConditions(observations: IdentityObservation[], nowMs: number, ttlMs: number | ((workload: string) => number)): Condition[] {
+  const ttlOf = typeof ttlMs === "number" ? () => ttlMs : ttlMs;
   const out: Condition[] = [];
   for (const o of observations) {
     if (!o.serverReady)
@@ -30,7 +31,7 @@ export function identityConditions(observations: IdentityObservation[], nowMs: n
       if (s.notAfterMs === null) out.push({ name: "svid-missing", severity: "critical", subject, message: "no SVID on disk" });
       else if (s.notAfterMs <= nowMs)
         out.push({ name: "svid-expired", severity: "critical", subject, message: `SVID expired at ${new Date(s.notAfterMs).toISOString()}: cut off for new connections` });
-      else if (s.notAfterMs - nowMs < ttlMs / 4)
+      else if (s.notAfterMs - nowMs < ttlOf(s.workload) / 4)
         out.push({ name: "svid-rotation-stalled", severity: "warning", subject, message: `SVID not renewed at half its lifetime; expires in ${Math.ceil((s.notAfterMs - nowMs) / 1000)} s` });
     }
   }
@@ -79,7 +80,7 @@ export interface SvidRenewal {
 export class IdentityWatch {
   readonly #regions: SpireRegion[];
   readonly #book: AlertBook;
-  readonly #ttlMs: number;
+  readonly #ttlMs: number | ((workload: string) => number);
   readonly #runMs: () => number;
   readonly #onFire: (a: Alert) => void;
   readonly #expiry = new Map<string, SvidExpiry>();
@@ -89,7 +90,7 @@ export class IdentityWatch {
   #sampling: Promise<void> = Promise.resolve();
 
   /** `onFire` hears of each alert as it fires (the runner prints it). */
-  constructor(opts: { regions: SpireRegion[]; book: AlertBook; ttlMs: number; runMs: () => number; onFire?: (a: Alert) => void }) {
+  constructor(opts: { regions: SpireRegion[]; book: AlertBook; ttlMs: number | ((workload: string) => number); runMs: () => number; onFire?: (a: Alert) => void }) {
     this.#onFire = opts.onFire ?? (() => {});
     this.#regions = opts.regions;
     this.#book = opts.book;
