@@ -2,6 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
+import { warn } from "../../lab/log.ts";
+import { type Attempt, withRetries } from "../../lab/retry.ts";
 import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
 import { startTlsFront } from "../ghostunnel/ghostunnel.ts";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
@@ -48,6 +50,27 @@ function kafkaSqlTls(tls: { svid: string; key: string; bundle: string }, dir: st
   return Object.entries(props).map(([k, v]) => `-D${k}=${v}`);
 }
 
+interface RegistryOptions {
+  supervisor: Supervisor;
+  name: string;
+  dir: string;
+  bind: Endpoint;
+  advertised: Endpoint;
+  storage: "kafkasql" | "mem";
+  /** The KafkaSQL journal; a secondary region reads the primary's, replicated by MirrorMaker. */
+  journalTopic?: string;
+  bootstrap: string;
+  heapMb: number;
+  /** The registry's SVID: its API's server certificate and its KafkaSQL clients' certificate to the brokers. */
+  tls?: { svid: string; key: string; bundle: string };
+  /**
+   * With `tls`: the SPIFFE IDs that may call the API, and the lab's SVID for the readiness check. The API is then
+   * HTTPS only, behind a ghostunnel TLS front on `bind` that requires a client certificate and checks its SPIFFE
+   * ID; Apicurio itself listens on a loopback port nothing else is told of.
+   */
+  callers?: { allow: string[]; labTls: ClientTls };
+}
+
 /** The schema registry of a region, reached by clients through its Confluent-compatible API. */
 export class StartedRegistry implements AsyncDisposable {
   readonly process: ProcessHandle;
@@ -71,26 +94,17 @@ export class StartedRegistry implements AsyncDisposable {
    * Starts Apicurio. With `kafkasql` storage its schemas live in a Kafka topic of the region, so they survive a
    * registry restart and any registry on the same cluster serves the same ids.
    */
-  static async start(opts: {
-    supervisor: Supervisor;
-    name: string;
-    dir: string;
-    bind: Endpoint;
-    advertised: Endpoint;
-    storage: "kafkasql" | "mem";
-    /** The KafkaSQL journal; a secondary region reads the primary's, replicated by MirrorMaker. */
-    journalTopic?: string;
-    bootstrap: string;
-    heapMb: number;
-    /** The registry's SVID: its API's server certificate and its KafkaSQL clients' certificate to the brokers. */
-    tls?: { svid: string; key: string; bundle: string };
-    /**
-     * With `tls`: the SPIFFE IDs that may call the API, and the lab's SVID for the readiness check. The API is then
-     * HTTPS only, behind a ghostunnel TLS front on `bind` that requires a client certificate and checks its SPIFFE
-     * ID; Apicurio itself listens on a loopback port nothing else is told of.
-     */
-    callers?: { allow: string[]; labTls: ClientTls };
-  }): Promise<StartedRegistry> {
+  /**
+   * Starts Apicurio, again (up to three times) when it exits before it answers. Seen under heavy load: a KafkaSQL
+   * topic it had just created not yet known to the broker it asked (`UnknownTopicOrPartitionException`), and on
+   * 40 s SVIDs a key store whose certificate expired before the JVM's first connection. A new start reads the
+   * SVID again; each exit is in its log and in the run's `crashes`.
+   */
+  static start(opts: RegistryOptions): Promise<StartedRegistry> {
+    return withRetries(3, () => StartedRegistry.#startOnce(opts), (n, e) => warn(`${opts.name}: exited before it answered (attempt ${n} of 3), starting it again: ${e.message}`));
+  }
+
+  static async #startOnce(opts: RegistryOptions): Promise<Attempt<StartedRegistry>> {
     const inst = await installApicurio();
     const java = await findJava(21, "MESHLAB_REGISTRY_JAVA_HOME");
     mkdirSync(opts.dir, { recursive: true });
@@ -138,7 +152,7 @@ export class StartedRegistry implements AsyncDisposable {
     const scheme = front ? "https" : "http";
     const started = new StartedRegistry(proc, tlsFront, `${scheme}://${addr(opts.advertised)}/apis/ccompat/v7`);
     const agent = agentFor(`${scheme}:`, front?.labTls);
-    await waitUntil(
+    const ready = waitUntil(
       "Apicurio Registry to answer",
       // The ccompat API answers only once storage is ready (with kafkasql: once the journal topic is read); on
       // mTLS through the TLS front, as every client reaches it.
@@ -148,7 +162,14 @@ export class StartedRegistry implements AsyncDisposable {
       },
       { timeoutMs: 120_000, intervalMs: 500, process: proc, hint: "Apicurio needs Java 21+ and, with kafkasql storage, the region's brokers" },
     );
-    return started;
+    try {
+      await ready;
+    } catch (e) {
+      if (proc.running() || !(e instanceof Error)) throw e;
+      await tlsFront?.stop();
+      return { retryable: e };
+    }
+    return { ok: started };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
