@@ -19,6 +19,8 @@ import { parseWorkload, type WorkloadSpec } from "../generators/workload.ts";
 import type { Encoding } from "../generators/codec.ts";
 import { LatencyRecorder } from "../reports/hdr.ts";
 import { LagSampler } from "../reports/lag.ts";
+import { brokerMetricsResult, runScopes } from "../reports/broker-metrics.ts";
+import { type MetricsSampler, startMeshMetrics } from "../topology/metrics/index.ts";
 import { LedgerStream } from "../reports/ledger-stream.ts";
 import { crashCause, machineInfo, type RunResult, writeResult } from "../reports/result.ts";
 import { DEFAULT_SLO, evaluateSlo, parseSlo, type SloCheckSpec } from "../reports/slo.ts";
@@ -153,6 +155,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   let mesh: Mesh | undefined;
   let flow: ClearanceFlow | undefined;
   let lag: LagSampler | undefined;
+  let brokerMetrics: MetricsSampler | undefined;
   let trafficStartMs: number | null = null;
   let failure: unknown;
   let chaos: FaultSchedule | undefined;
@@ -196,6 +199,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       mounts.push(limitDir(join(runDir, region.name, node, "data"), mb));
     }
     mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
+    brokerMetrics = startMeshMetrics(mesh, runDir, startedAt.getTime());
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
     await untilAborted(prepareDeadLetters(mesh, workload, faults));
@@ -287,6 +291,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     });
 
   await lag?.stop();
+  await brokerMetrics?.stop();
   await identityWatch?.stop(failure === undefined);
   const status: RunResult["status"] = failure === undefined ? "completed" : failure instanceof InterruptedError ? "interrupted" : "failed";
   clearInterval(releaser);
@@ -345,6 +350,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       : {}),
     ...(marks.length ? { marks } : {}),
     ...(mesh?.probe ? { replicationLagMs: lagSummary(mesh.probe.samples) } : {}),
+    ...(brokerMetrics ? { brokerMetrics: brokerMetricsResult(brokerMetrics, runScopes(endMs, closePhases(phaseStarts, endMs), chaos?.timeline() ?? [])) } : {}),
     ...(scenarioResult ? { scenarioResult } : {}),
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
     ...(recon && flow ? { reconciliation: { ...recon.result, retryEvents: { topic: workload.topics.retry ?? "", ...flow.retryEvents } } } : {}),
@@ -371,6 +377,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       hlog: metrics.map((m) => `${m}.hlog`),
       ledger: "ledger.ndjson",
       lag: lag ? "lag.ndjson" : undefined,
+      ...(brokerMetrics ? { metrics: "metrics.ndjson" } : {}),
       logs: listLogs(runDir),
     },
   };

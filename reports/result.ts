@@ -7,6 +7,7 @@ import type { RotationLatency } from "./rotation.ts";
 import type { GroupAnalysis } from "../chaos/analysis.ts";
 import type { RunHost } from "../hardware/diff.ts";
 import type { FaultRecord } from "../chaos/schedule.ts";
+import type { BrokerMetricsResult } from "./broker-metrics.ts";
 import type { CheckResult, Counts } from "./checker.ts";
 import type { ReconciliationResult } from "./reconciliation.ts";
 import type { DeadLetterResult } from "./dead-letters.ts";
@@ -47,7 +48,7 @@ export interface RunResult {
   machine: { hostname: string; cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string };
   /** The facts of every host the run's components ran on (hardware/facts.ts): device, filesystem, mounts, sysctls, kernel, CPU. */
   hosts?: RunHost[];
-  files: { hgrm: string[]; hlog: string[]; ledger: string; lag?: string | undefined; logs: string[] };
+  files: { hgrm: string[]; hlog: string[]; ledger: string; lag?: string | undefined; metrics?: string; logs: string[] };
   error?: { message: string; component?: string; hint?: string };
   /** Latency per phase of the scenario's timeline (when its body names phases). */
   phases?: PhaseResult[];
@@ -55,6 +56,8 @@ export interface RunResult {
   marks?: { name: string; atMs: number; details?: Record<string, unknown> }[];
   /** MirrorMaker 2 replication lag per flow over the run (probe records; series in `replication-lag.ndjson`). */
   replicationLagMs?: Record<string, LatencySummary>;
+  /** Broker, controller and MirrorMaker JMX figures per region, their range over the run, each phase and each fault (series in `metrics.ndjson`). */
+  brokerMetrics?: BrokerMetricsResult;
   /** The scenario's own figures (failover RTO/RPO, order through replication ...). */
   scenarioResult?: Record<string, unknown>;
   /** The fault timeline of a run with a fault schedule (chaos/). */

@@ -5,6 +5,7 @@ import type * as hdr from "hdr-histogram-js";
 import { BadInputError } from "../lab/errors.ts";
 import type { Counts } from "./checker.ts";
 import { addInto, decodeSparse, forEachInterval, histogramFromCounts, type PhaseWindow, phaseAt, type Sparse, scratchCounts, sparseOf, sparsePercentiles } from "./hlog.ts";
+import type { MetricsSample } from "../topology/metrics/sampler.ts";
 import type { RunResult } from "./result.ts";
 
 /** A phase of the run (issue 3 adds these to result.json); times in ms relative to `startedAt`. */
@@ -74,6 +75,8 @@ export interface RunData {
   metrics: Record<string, MetricData>;
   throughput: ThroughputBin[];
   lag: LagSample[];
+  /** Broker, controller and MirrorMaker JMX samples (`metrics.ndjson`), when the run recorded them. */
+  brokerMetrics?: MetricsSample[];
 }
 
 /** How many contiguous blocks a scope is cut into for the bootstrap (fewer when it has fewer intervals). */
@@ -124,7 +127,9 @@ export async function loadRun(arg: string, label?: string): Promise<RunData> {
   }
   const ledgerFile = join(dir, result.files?.ledger ?? "ledger.ndjson");
   const throughput = existsSync(ledgerFile) ? await binLedger(ledgerFile, ledgerOriginUs(result, ledgerFile)) : [];
-  return { dir, label: label ?? basename(dir), result, partial, metrics, throughput, lag: readLag(join(dir, "lag.ndjson")) };
+  return { dir, label: label ?? basename(dir), result, partial, metrics, throughput, lag: readNdjson<LagSample>(join(dir, "lag.ndjson")),
+    brokerMetrics: readNdjson<MetricsSample>(join(dir, "metrics.ndjson")),
+  };
 }
 
 /**
@@ -248,13 +253,14 @@ export function behindSpans(bins: ThroughputBin[], thresholdSeconds = 1): Behind
   return spans;
 }
 
-function readLag(file: string): LagSample[] {
+/** The lines of a sampler's `.ndjson` file (lag, broker metrics); none when the run recorded none. */
+export function readNdjson<T>(file: string): T[] {
   if (!existsSync(file)) return [];
-  const out: LagSample[] = [];
+  const out: T[] = [];
   for (const line of readFileSync(file, "utf8").split("\n")) {
     if (!line.trim()) continue;
     try {
-      out.push(JSON.parse(line) as LagSample);
+      out.push(JSON.parse(line) as T);
     } catch {
       // A crash can cut the last line short; everything before it still counts.
     }

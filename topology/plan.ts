@@ -124,15 +124,25 @@ export function newClusterId(): string {
  */
 export const PORT_RANGE = { from: 20_000, to: 32_000 };
 
-/** Finds `n` distinct free TCP ports on the loopback interface in PORT_RANGE (random probes). */
+/**
+ * Ports this process handed out. A port is free when probed and bound only later, by a process started after
+ * other allocations (the mesh's plan, then SPIRE's own ports): without this, two of them could get the same
+ * port (seen: SPIRE's server and a broker's ATO listener).
+ */
+const handedOut = new Set<number>();
+
+/** Finds `n` distinct free TCP ports on the loopback interface in PORT_RANGE (random probes), none handed out before. */
 export async function freePorts(n: number): Promise<number[]> {
+  // A long process (a suite, `--repeat`) stands meshes up one after another: forget long-gone ones' ports.
+  if (handedOut.size > (PORT_RANGE.to - PORT_RANGE.from) / 2) handedOut.clear();
   const ports = new Set<number>();
   for (let tries = 0; ports.size < n; tries++) {
     if (tries > n * 50) throw new Error(`freePorts: found only ${ports.size} of ${n} free ports in ${PORT_RANGE.from}-${PORT_RANGE.to}`);
     const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
-    if (ports.has(port)) continue;
+    if (ports.has(port) || handedOut.has(port)) continue;
     if (await isFree(port)) ports.add(port);
   }
+  for (const p of ports) handedOut.add(p);
   return [...ports];
 }
 

@@ -8,6 +8,7 @@ import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES
 import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
 import { crashCause, failedOf, securityOf } from "../result.ts";
 import { type Reference, referenceSeries } from "../reference.ts";
+import { brokerMetricsCharts, brokerMetricsTable } from "./broker-metrics.ts";
 import { PAGE_STYLE } from "./style.ts";
 import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, timeTicks } from "./svg.ts";
 
@@ -295,6 +296,7 @@ export function renderReport(run: RunData, reference?: Reference): string {
   sections.push(percentileTable(run), "</section>");
   sections.push("<section><h2>Latency over time</h2>");
   for (const m of Object.values(run.metrics)) sections.push(latencyTimeline(run, m, x0, x1));
+  sections.push(brokerMetricsCharts(run, x0, x1, runBands(run)), brokerMetricsTable(r.brokerMetrics));
   if (primary) sections.push(`<h3>Worst intervals of ${esc(primary.name)} (by p99, exact)</h3>`, worstIntervals(primary));
   sections.push("</section>");
   sections.push("<section><h2>Throughput and lag</h2>", run.throughput.length ? throughputChart(run, x0, x1) : "<p>No ledger in this run directory.</p>");

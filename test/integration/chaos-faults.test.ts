@@ -12,6 +12,9 @@ import { type Mesh, standUpMesh } from "../../topology/local/mesh.ts";
 import { addr } from "../../topology/plan.ts";
 import { parseTopology } from "../../topology/spec.ts";
 import { ROOT, tempDir } from "./helpers.ts";
+import { regionTicks } from "../../reports/broker-metrics.ts";
+import { readNdjson } from "../../reports/run-data.ts";
+import { type MetricsSample, startMeshMetrics } from "../../topology/metrics/index.ts";
 
 const TOPIC = "au.gov.ato.tax.assessment.v1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -170,11 +173,21 @@ describe("faults on a real region", () => {
     }
   });
 
-  it("kill -9 of a partition leader moves leadership; the heal restarts it on its log dir", async () => {
+  it("kill -9 of a partition leader moves leadership, and the JMX metrics show it; the heal restarts it on its log dir", async () => {
     const admin = await mesh.region().admin();
+    const origin = Date.now();
+    const metrics = startMeshMetrics(mesh, runDir, origin);
+    let killedAt = 0;
+    let restartedAt = 0;
+    let killed = "";
+    const samplesNow = () => readNdjson<MetricsSample>(join(runDir, "metrics.ndjson"));
+    const caughtUp = () => regionTicks(samplesNow().filter((s) => s.tMs > restartedAt && s.underReplicated !== undefined)).some((t) => t.figures.underReplicated === 0);
     try {
+      await sleep(2_500);
       const leaderBefore = (await admin.topic(TOPIC))?.partitions.find((x) => x.id === 0)?.leader;
       const f = await inject({ kind: "kill", target: { leaderOf: { topic: TOPIC, partition: 0 } } });
+      killedAt = Date.now() - origin;
+      killed = f.target;
       const node = mesh.region().nodes.find((n) => n.id === f.target);
       expect(node?.plan.spec.nodeId).toBe(leaderBefore);
       await sleep(500);
@@ -185,13 +198,38 @@ describe("faults on a real region", () => {
         leaderAfter = (await admin.topic(TOPIC))?.partitions.find((x) => x.id === 0)?.leader;
       }
       expect(leaderAfter).not.toBe(leaderBefore);
+      await sleep(1_500);
+      restartedAt = Date.now() - origin;
       const healed = await f.heal();
       expect(node?.running()).toBe(true);
       expect(healed).toMatchObject({ rejoinMs: { [f.target]: expect.any(Number) } });
       expect(await admin.brokers()).toEqual([1, 2, 3]);
+      // Back in the metadata is not back in sync: wait until the leaders count no under-replicated partition.
+      for (let i = 0; i < 90 && !caughtUp(); i++) await sleep(1_000);
     } finally {
+      await metrics.stop();
       await admin.close();
     }
+    const samples = samplesNow();
+    const of = (node: string, from: number, to: number) => samples.filter((s) => s.node === node && s.tMs >= from && s.tMs < to);
+    // Every node answered before the kill; the killed one left a gap (it was not asked) until its restart, and
+    // answered again after it; the sampler went on meanwhile.
+    for (const n of ["syd-1", "syd-2", "syd-3"]) expect(of(n, 0, killedAt).length, n).toBeGreaterThanOrEqual(2);
+    expect(of(killed, killedAt + 1_000, restartedAt)).toEqual([]);
+    expect(of(killed, restartedAt, Number.POSITIVE_INFINITY).length).toBeGreaterThan(0);
+    // The survivors lead partitions whose replica on the killed node fell out of the ISR: under-replicated > 0.
+    const during = samples.filter((s) => s.node !== killed && s.tMs > killedAt && s.tMs < restartedAt);
+    expect(Math.max(...during.map((s) => Number(s.underReplicated ?? 0)))).toBeGreaterThan(0);
+    // In KRaft the controller, not the leader, drops a fenced broker from the ISR: the leaders' IsrShrinksPerSec
+    // stays 0. Their IsrExpandsPerSec counts the restarted node's return to every ISR.
+    expect(during.every((s) => s.isrShrinksPerSec === undefined || s.isrShrinksPerSec === 0)).toBe(true);
+    expect(caughtUp()).toBe(true);
+    expect(samples.some((s) => s.tMs > restartedAt && Number(s.isrExpandsPerSec ?? 0) > 0)).toBe(true);
+    expect(samples.filter((s) => s.tMs < killedAt).every((s) => s.underReplicated === 0)).toBe(true);
+    // One active controller in the region before the kill, and again while the node was down.
+    const active = (from: number, to: number) => regionTicks(samples.filter((s) => s.tMs >= from && s.tMs < to)).map((t) => t.figures.activeControllers);
+    expect(active(0, killedAt)).toEqual(expect.arrayContaining([1]));
+    expect(active(killedAt, restartedAt)).toContain(1);
   });
 
   it("pausing the controller quorum leader (a long GC pause) elects another; resume heals", async () => {

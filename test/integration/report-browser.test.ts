@@ -24,7 +24,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "meshlab-browser-"));
-  await writeSampleRun(join(root, "run"), { seconds: 90, rate: 40, lose: 3, duplicate: 2, phases: PHASES, faults: [FAULT], faultFactor: 10 });
+  await writeSampleRun(join(root, "run"), { seconds: 90, rate: 40, lose: 3, duplicate: 2, phases: PHASES, faults: [FAULT], faultFactor: 10, brokerMetrics: true });
   await writeRunReports(join(root, "run"));
   browser = await launchChromium();
 });
@@ -68,7 +68,7 @@ describe("report.html in Chromium", () => {
         }),
       })),
     );
-    expect(charts.map((c) => c.id)).toEqual(["nines-clearance", "nines-produceAck", "timeline-clearance", "timeline-produceAck", "throughput", "lag"]);
+    expect(charts.map((c) => c.id)).toEqual(["nines-clearance", "nines-produceAck", "timeline-clearance", "timeline-produceAck", "broker-partitions", "broker-isr", "broker-requests", "broker-idle", "throughput", "lag"]);
     for (const c of charts) {
       expect(c.paths.length, c.id).toBeGreaterThan(0);
       for (const p of c.paths) {
@@ -113,6 +113,47 @@ describe("report.html in Chromium", () => {
     expect(Math.abs(geo.band.right - px(FAULT.endMs))).toBeLessThan(1.5);
     expect(geo.top.x).toBeGreaterThan(geo.band.left);
     expect(geo.top.x).toBeLessThan(geo.band.right);
+    await page.close();
+  });
+
+  it("draws the brokers' metrics under the latency timeline: the same fault band, the under-replicated rise inside it", async () => {
+    const { page } = await open(join(root, "run", "report.html"));
+    const box = async (sel: string) => {
+      const b = await page.locator(sel).first().boundingBox();
+      return b && { left: b.x, right: b.x + b.width, top: b.y, bottom: b.y + b.height };
+    };
+    // The highest point of the under-replicated line, in screen pixels (as for the latency spike above).
+    const top = await page.$eval('#broker-partitions path[data-series="under-replicated"]', (path) => {
+      type Pt = { x: number; y: number; matrixTransform(m: unknown): Pt };
+      const p = path as unknown as { getTotalLength(): number; getPointAtLength(s: number): Pt; getScreenCTM(): unknown };
+      let best = { x: 0, y: Number.POSITIVE_INFINITY };
+      for (let s = 0; s <= p.getTotalLength(); s += 0.5) {
+        const pt = p.getPointAtLength(s).matrixTransform(p.getScreenCTM());
+        if (pt.y < best.y) best = { x: pt.x, y: pt.y };
+      }
+      return best;
+    });
+    const rows = await page.$$eval("#broker-metrics tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    const at = {
+      latency: await box("#timeline-produceAck"),
+      metrics: await box("#broker-partitions"),
+      throughput: await box("#throughput"),
+      timelineBand: await box('#timeline-clearance g.band[data-kind="fault"] rect'),
+      metricsBand: await box('#broker-partitions g.band[data-kind="fault"] rect'),
+      top,
+      rows,
+    };
+    if (!at.latency || !at.metrics || !at.throughput || !at.timelineBand || !at.metricsBand) throw new Error(`missing charts or bands: ${JSON.stringify(at)}`);
+    // Under the latency timeline, above throughput, on the same time axis.
+    expect(at.metrics.top).toBeGreaterThan(at.latency.bottom);
+    expect(at.metrics.bottom).toBeLessThan(at.throughput.top);
+    expect(Math.abs(at.metricsBand.left - at.timelineBand.left)).toBeLessThan(1);
+    expect(Math.abs(at.metricsBand.right - at.timelineBand.right)).toBeLessThan(1);
+    expect(at.top.x).toBeGreaterThan(at.metricsBand.left);
+    expect(at.top.x).toBeLessThan(at.metricsBand.right);
+    // The per-scope table of result.json: two leaders with 6 each while the fault lasted, none before it.
+    expect(at.rows).toContainEqual(expect.arrayContaining(["fault partition syd-2.centrelink", "syd", "12"]));
+    expect(at.rows.find((r) => r[0] === "phase before")?.[2]).toBe("0");
     await page.close();
   });
 

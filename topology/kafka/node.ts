@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runTool } from "../../lab/install.ts";
 import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { MetricsAgent } from "../metrics/jolokia.ts";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { type NodeTls, renderHostsFile, renderServerProperties } from "./config.ts";
@@ -17,14 +18,17 @@ export class KafkaNode implements AsyncDisposable {
   readonly logFile: string;
   /** The JVM's own name resolution: peers' names to this node's source address (topology/plan.ts). */
   readonly hostsFile: string;
+  /** The node's Jolokia agent (topology/metrics/), when its JMX figures are sampled. */
+  readonly metrics: MetricsAgent | undefined;
   readonly #install: KafkaInstall;
   readonly #supervisor: Supervisor;
   readonly #heapMb: number;
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor; tls?: NodeTls }) {
+  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor; tls?: NodeTls; metrics?: MetricsAgent }) {
     this.plan = opts.plan;
+    this.metrics = opts.metrics;
     this.#install = opts.install;
     this.#supervisor = opts.supervisor;
     this.#heapMb = opts.spec.kafka.heapMb;
@@ -68,7 +72,7 @@ export class KafkaNode implements AsyncDisposable {
     this.#starts++;
     this.#process = this.#supervisor.spawn(
       this.#starts === 1 ? `kafka ${this.id}` : `kafka ${this.id} (start ${this.#starts})`,
-      kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile], this.#jvmOpts()),
+      kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile], [...this.#jvmOpts(), ...(this.metrics ? [this.metrics.jvmOption] : [])]),
       // Teardown stops every node at once, when a controlled shutdown can only wait for a lost quorum.
       { logFile: this.logFile, cwd: this.plan.dir, stopGraceMs: 2_000 },
     );

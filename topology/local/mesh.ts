@@ -11,6 +11,7 @@ import { KafkaNode } from "../kafka/node.ts";
 import { freePorts, LAB_CLASS, type MeshPlan, planMesh, portsNeeded, type RegionPlan } from "../plan.ts";
 import { PROBE_TOPIC, primaryRegion, REGISTRY_JOURNAL_TOPIC, remoteTopic, replicatedRegistry } from "../mirrormaker/config.ts";
 import { installMirrorMaker } from "../mirrormaker/install.ts";
+import { agentsNeeded, installJolokia, type MetricsAgent, mirrorMakerName, planAgents } from "../metrics/index.ts";
 import { MirrorMakerProcess } from "../mirrormaker/mirrormaker.ts";
 import { ReplicationProbe } from "../mirrormaker/probe.ts";
 import { type RedisTls, redisVersion, StartedRedis } from "../redis/redis.ts";
@@ -66,7 +67,7 @@ export interface Mesh extends AsyncDisposable {
 /** Fetches every component a topology needs (a no-op on a warm cache). */
 export async function installMeshComponents(spec: TopologySpec): Promise<Record<string, string>> {
   const mtls = spec.security === "mtls";
-  const [kafka, apicurio, toxiproxy, mm2, spire, , ghostunnel] = await Promise.all([
+  const [kafka, apicurio, toxiproxy, mm2, spire, , ghostunnel, jolokia] = await Promise.all([
     installKafka(),
     installApicurio(),
     spec.proxy === "toxiproxy" ? installToxiproxy() : undefined,
@@ -74,6 +75,7 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
     mtls ? installSpire() : undefined,
     mtls ? installSpiffeJar() : undefined,
     mtls ? installGhostunnel() : undefined,
+    installJolokia(),
   ]);
   return {
     kafka: kafka.version,
@@ -83,6 +85,7 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
     ...(spec.dedupeStore === "redis" ? { redis: redisVersion() } : {}),
     ...(spire ? { spire: spire.version } : {}),
     ...(ghostunnel ? { ghostunnel: ghostunnel.version } : {}),
+    jolokia: jolokia.version,
   };
 }
 
@@ -92,7 +95,10 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
  */
 export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; supervisor: Supervisor }): Promise<Mesh> {
   const versions = await installMeshComponents(spec);
-  const plan = planMesh(spec, opts.runDir, await freePorts(portsNeeded(spec)));
+  // One allocation for the mesh's ports and the metrics agents' (topology/metrics/), so none is handed out twice.
+  const ports = await freePorts(portsNeeded(spec) + agentsNeeded(spec));
+  const plan = planMesh(spec, opts.runDir, ports.slice(0, portsNeeded(spec)));
+  const agents = planAgents(spec, await installJolokia(), ports.slice(portsNeeded(spec)));
   await using stack = new DisposableGroup();
 
   let toxiproxy: StartedToxiproxy | undefined;
@@ -110,7 +116,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
     : undefined;
   redisStarting?.catch(() => {});
-  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name))));
+  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name), agents)));
   await redisStarting;
 
   const mirrorMakers: MirrorMakerProcess[] = [];
@@ -121,7 +127,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     const mm2 = spire ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
     const done = progress(`starting MirrorMaker 2 (${spec.replication.flows.map((f) => `${f.source}->${f.target}`).join(", ")})`);
     for (const target of new Set(spec.replication.flows.map((f) => f.target))) {
-      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor, tls: clientTls(spire?.region(target).files("mirrormaker")) }));
+      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor, tls: clientTls(spire?.region(target).files("mirrormaker")), metrics: agents.get(mirrorMakerName(target)) }));
       m.start();
       mirrorMakers.push(m);
     }
@@ -174,13 +180,20 @@ export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall
   return { ...kafka, classpath: `${kafka.classpath}:${(await installSpiffeJar()).jar}` };
 }
 
-async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegion> {
+async function standUpRegion(
+  spec: TopologySpec,
+  plan: RegionPlan,
+  supervisor: Supervisor,
+  stack: DisposableGroup,
+  spire: SpireRegion | undefined,
+  agents: Map<string, MetricsAgent>,
+): Promise<StartedRegion> {
   const kafka = await kafkaWithPlugins(spec);
   const regionSpec = spec.regions.find((r) => r.name === plan.name);
   if (!regionSpec) throw new Error(`no region ${plan.name}`);
   const tls = (w: Workload) => clientTls(spire?.files(w));
   const brokerTls = spire?.files("broker");
-  const nodes = plan.nodes.map((n) => new KafkaNode({ spec, region: plan, plan: n, install: kafka, supervisor, ...(brokerTls ? { tls: brokerTls } : {}) }));
+  const nodes = plan.nodes.map((n) => new KafkaNode({ spec, region: plan, plan: n, install: kafka, supervisor, ...(brokerTls ? { tls: brokerTls } : {}), metrics: agents.get(n.spec.id) }));
   for (const n of nodes) stack.use(n);
 
   let done = progress(`region ${plan.name}: formatting ${nodes.length} KRaft nodes`);

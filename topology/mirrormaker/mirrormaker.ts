@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
 import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { MetricsAgent } from "../metrics/jolokia.ts";
 import type { MeshPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
 import { renderMirrorMakerProperties } from "./config.ts";
@@ -15,14 +16,17 @@ export class MirrorMakerProcess implements AsyncDisposable {
   readonly target: string;
   readonly propertiesFile: string;
   readonly logFile: string;
+  /** The process's Jolokia agent (topology/metrics/), when its JMX figures are sampled. */
+  readonly metrics: MetricsAgent | undefined;
   readonly #install: MirrorMakerInstall;
   readonly #supervisor: Supervisor;
   readonly #heapMb: number;
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Supervisor; tls?: ClientTls | undefined }) {
+  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Supervisor; tls?: ClientTls | undefined; metrics?: MetricsAgent }) {
     this.target = opts.target;
+    this.metrics = opts.metrics;
     this.#install = opts.install;
     this.#supervisor = opts.supervisor;
     this.#heapMb = opts.spec.replication?.heapMb ?? 512;
@@ -51,6 +55,7 @@ export class MirrorMakerProcess implements AsyncDisposable {
         `-Xmx${this.#heapMb}m`,
         "-XX:+UseG1GC",
         "-XX:TieredStopAtLevel=1",
+        ...(this.metrics ? [this.metrics.jvmOption] : []),
         "-Djava.awt.headless=true",
         `-Dlog4j2.configurationFile=${k.log4jConfig}`,
         "-cp",
