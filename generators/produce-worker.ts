@@ -141,17 +141,18 @@ class Worker {
 
   /** Generates, encodes and signs the next `n` of this worker's requests (never past its last). */
   async prepare(n: number): Promise<void> {
+    this.#encode ??= await this.#codec.encoderFor(this.#c.schemaId);
     const end = Math.min(this.#slice.count, this.#nextPrepared + n);
-    const batch: Promise<Prepared>[] = [];
-    for (let j = this.#nextPrepared; j < end; j++) batch.push(this.#prepareOne(this.#slice.seqAt(j)));
+    for (let j = this.#nextPrepared; j < end; j++) this.#ready.push(this.#prepareOne(this.#slice.seqAt(j), this.#encode));
     this.#nextPrepared = end;
-    this.#ready.push(...(await Promise.all(batch)));
   }
 
-  async #prepareOne(seq: number): Promise<Prepared> {
+  #encode: ((v: unknown) => Buffer) | undefined;
+
+  #prepareOne(seq: number, encode: (v: unknown) => Buffer): Prepared {
     const a = this.#factory.next(Date.now());
     const traceparent = this.#factory.traceparent();
-    const value = await this.#codec.encode(this.#c.schemaId, a);
+    const value = encode(a);
     const base = { "event-id": a.eventId, traceparent };
     const headers = this.#signer ? { ...base, ...this.#signer.sign(this.#c.topic, a.eventId, value) } : base;
     return { seq, eventId: a.eventId, key: a.tfn, record: this.#prepareRecord({ topic: this.#c.topic, key: a.tfn, value, headers }) };

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSESSMENT_SCHEMA, Codec } from "../../generators/codec.ts";
+import { AssessmentFactory, population } from "../../generators/domain.ts";
 import { loadDriver } from "../../generators/drivers/driver.ts";
 import type { WorkerConfig } from "../../generators/produce-worker.ts";
 import { runProduceWorkers, type WorkersRun } from "../../generators/produce-workers.ts";
@@ -79,6 +80,18 @@ describe("generator workers on one schedule", () => {
       await admin.close();
     }
   }
+
+  it("encodes on the hot path exactly as the registry client does (Avro wire format)", async () => {
+    const region = mesh.region();
+    const codec = new Codec(region.registry.ccompatUrl);
+    const id = await codec.register(`test-encoder-${Date.now()}`, ASSESSMENT_SCHEMA);
+    const encode = await codec.encoderFor(id);
+    const factory = new AssessmentFactory(7, population(7, 50));
+    for (let i = 0; i < 20; i++) {
+      const a = factory.next(1_000 + i);
+      expect(encode(a).equals(await codec.encode(id, a))).toBe(true);
+    }
+  });
 
   it("merges three workers' ledgers and logs exactly, with the counts of a single worker on the same schedule", async () => {
     const total = new Schedule({ kind: "constant", perSecond: RATE }, { durationMs: DURATION_MS, warmupMs: WARMUP_MS }).requestsWithin(WARMUP_MS + DURATION_MS);
