@@ -89,8 +89,11 @@ export function parseProducerPerformance(output: string): Omit<ProduceRate, "too
   return { line, records: n(1), recordsPerSec: n(2), mbPerSec: n(3), avgMs: n(4), maxMs: n(5), p50Ms: n(6), p95Ms: n(7), p99Ms: n(8), p999Ms: n(9) };
 }
 
-/** Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. */
-async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
+/**
+ * Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. Also the raw
+ * produce capacity `run --find-max` compares its answer with (lab/find-max.ts).
+ */
+export async function kafkaTool(b: Bench, s: Pick<Settings, "records" | "lingerMs">, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
   const help = await toolOutput(b.kafka, PRODUCER_PERFORMANCE, ["--help"]);
   const props = ["acks=all", "enable.idempotence=true", `linger.ms=${s.lingerMs}`, "client.id=bench-kafka-producer"];
   // On mTLS it presents the ATO tax service's SVID, as the lab's generator does: in a config file, because the
