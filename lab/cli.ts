@@ -49,7 +49,7 @@ function expandLists(args: readonly string[], lists: readonly string[]): string[
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf] [--find-max [--max-steps N] [--capacity-records N]]",
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf] [--warmup-max D] [--find-max [--max-steps N] [--capacity-records N]]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
 one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
 ./meshlab init writes a starter).
@@ -71,6 +71,8 @@ Options:
   --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
   --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
                    runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
+  --warmup-max D   warm up until the flow is caught up (backlog near zero for 3 s), at most D, before measuring;
+                   result.json's warmup says how long it took; a flow that never settles fails the run
   --find-max       find the highest rate the mesh holds within the SLO: steps from --rate (default 50/s) up,
                    doubling, then bisecting, each held for --duration (default 20s) after a 5 s warm-up; also
                    measures Kafka's raw produce capacity on the same mesh; writes find-max.json/.md/.html
@@ -96,6 +98,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
       soak: { type: "boolean" },
       repeat: { type: "string" },
       "find-max": { type: "boolean" },
+      "warmup-max": { type: "string" },
       "max-steps": { type: "string" },
       "capacity-records": { type: "string" },
     },
@@ -116,8 +119,14 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
         durationMs = parseDuration(v.duration);
         if (durationMs === undefined || durationMs <= 0) problems.push(`--duration ${v.duration}: expected a duration such as 30s, 5m or 1h`);
       } else if (v.soak) durationMs = SOAK_DURATION_MS;
+      let warmupMaxMs: number | undefined;
+      if (v["warmup-max"] !== undefined) {
+        warmupMaxMs = parseDuration(v["warmup-max"]);
+        if (warmupMaxMs === undefined || warmupMaxMs <= 0) problems.push(`--warmup-max ${v["warmup-max"]}: expected a duration such as 60s`);
+      }
       const overrides = {
         durationMs,
+        warmupMaxMs,
         perSecond: number("rate", 0.001, false),
         profile: v.profile as string | undefined,
         replay: v.replay as string | undefined,

@@ -20,7 +20,7 @@ import { LatencyRecorder } from "../reports/hdr.ts";
 import { machineInfo } from "../reports/result.ts";
 import { kafkaWithPlugins, type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import type { Scenario } from "../scenarios/scenario.ts";
-import { ExitCode, InterruptedError } from "./errors.ts";
+import { ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { cacheRoot } from "./install.ts";
 import { info, progress } from "./log.ts";
@@ -157,12 +157,27 @@ async function produceCapacity(run: ResolvedRun, mesh: Mesh, supervisor: Supervi
 async function runStep(run: ResolvedRun, mesh: Mesh, supervisor: Supervisor, step: { index: number; rate: number; dir: string }, fm: FindMaxSettings, signal: AbortSignal): Promise<StepFigures> {
   const { rate, dir } = step;
   mkdirSync(dir, { recursive: true });
-  const workload: WorkloadSpec = { ...run.workload, seed: run.workload.seed + step.index, rate: { kind: "constant", perSecond: rate }, durationMs: fm.stepMs, warmupMs: fm.warmupMs };
+  // Each step warms up until its flow is caught up (at most 4x the warm-up): start-up effects stay out of its window.
+  const workload: WorkloadSpec = {
+    ...run.workload,
+    seed: run.workload.seed + step.index,
+    rate: { kind: "constant", perSecond: rate },
+    durationMs: fm.stepMs,
+    warmupMs: fm.warmupMs,
+    warmupMaxMs: fm.warmupMs * 4,
+  };
   const recorder = new LatencyRecorder(dir, latencyMetricsOf(workload), Date.now());
   const flow = new ClearanceFlow({ workload, mesh, recorder });
   try {
     await flow.start(supervisor, dir);
-    await flow.offerLoad(signal);
+    const unsettled = await flow.offerLoad(signal).then(
+      () => undefined,
+      (e: unknown) => {
+        if (e instanceof InfraError && e.component === "warm-up" && flow.warmup) return flow.warmup;
+        throw e;
+      },
+    );
+    if (unsettled) return { rate, intended: 0, lost: 0, p99Ms: 0, backlogStart: 0, backlogEnd: unsettled.backlog, heldMs: 0, warmupMs: unsettled.tookMs, settled: false };
     // The window ends a whole step after it began (the last request is intended one interval before that).
     const endUs = flow.measureFromUs + fm.stepMs * 1000;
     while (monotonicClock.nowUs() < endUs && !signal.aborted) await sleep(Math.max(1, (endUs - monotonicClock.nowUs()) / 1000));
@@ -179,6 +194,8 @@ async function runStep(run: ResolvedRun, mesh: Mesh, supervisor: Supervisor, ste
       backlogStart: backlogAt(entries, from),
       backlogEnd: backlogAt(entries, endUs),
       heldMs: Math.round((endUs - from) / 1000),
+      warmupMs: flow.warmup?.tookMs ?? fm.warmupMs,
+      settled: true,
     };
   } finally {
     recorder.finish(Date.now());
@@ -196,7 +213,10 @@ function writeFindMax(runDir: string, r: FindMaxResult): void {
 
 /** The steps as a table, and the answer. */
 export function findMaxMarkdown(r: FindMaxResult): string {
-  const rows = r.steps.map((s, i) => `| ${i + 1} | ${s.rate} | ${s.intended} | ${s.p99Ms} | ${s.lost} | ${s.backlogStart} -> ${s.backlogEnd} | ${s.held ? "held" : `not held: ${s.reasons.join("; ")}`} |`);
+  const rows = r.steps.map(
+    (s, i) =>
+      `| ${i + 1} | ${s.rate} | ${((s.warmupMs ?? 0) / 1000).toFixed(1)} | ${s.intended} | ${s.p99Ms} | ${s.lost} | ${s.backlogStart} -> ${s.backlogEnd} | ${s.held ? "held" : `not held: ${s.reasons.join("; ")}`} |`,
+  );
   const answer =
     r.maxHeldRate === null
       ? "No rate was held."
@@ -208,8 +228,8 @@ export function findMaxMarkdown(r: FindMaxResult): string {
     answer,
     capacity,
     "",
-    "| step | rate /s | intended | clearance p99 ms | lost | backlog | verdict |",
-    "| ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    "| step | rate /s | warm-up s | intended | clearance p99 ms | lost | backlog | verdict |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ...rows,
     "",
     `Load average ${r.loadAverage.before.map((x) => x.toFixed(1)).join(" ")} before, ${r.loadAverage.after.map((x) => x.toFixed(1)).join(" ")} after.${r.error ? ` Error: ${r.error}` : ""}`,

@@ -18,6 +18,9 @@ export interface StepFigures {
   backlogEnd: number;
   /** How long the rate was held, measured (ms). */
   heldMs: number;
+  /** The step's warm-up until steady: how long it took, and false when it never settled (then nothing was measured). */
+  warmupMs?: number;
+  settled?: boolean;
 }
 
 export interface StepVerdict {
@@ -48,7 +51,8 @@ export interface FindMaxOptions {
 /** Held: nothing lost, clearance p99 within the SLO, and the backlog not growing past `backlogSeconds` of the rate. */
 export function judgeStep(s: StepFigures, o: FindMaxOptions): StepVerdict {
   const reasons: string[] = [];
-  if (s.intended === 0) reasons.push("no request was intended");
+  if (s.settled === false) reasons.push(`the warm-up did not settle within ${((s.warmupMs ?? 0) / 1000).toFixed(0)} s (backlog ${s.backlogEnd})`);
+  else if (s.intended === 0) reasons.push("no request was intended");
   if (s.lost > 0) reasons.push(`${s.lost} lost`);
   if (!(s.p99Ms <= o.p99Ms)) reasons.push(`clearance p99 ${s.p99Ms} ms above the SLO's ${o.p99Ms} ms`);
   const allowed = (o.backlogSeconds ?? 1) * s.rate;

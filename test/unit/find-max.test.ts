@@ -31,6 +31,12 @@ describe("judgeStep", () => {
     expect(judgeStep(step(100, { backlogStart: 0, backlogEnd: 250 }), { ...opts, backlogSeconds: 3 }).held).toBe(true);
   });
 
+  it("does not hold a step whose warm-up never settled", () => {
+    const v = judgeStep(step(100, { settled: false, warmupMs: 20_000, intended: 0, backlogEnd: 900, p99Ms: 0 }), opts);
+    expect(v.reasons[0]).toBe("the warm-up did not settle within 20 s (backlog 900)");
+    expect(v.held).toBe(false);
+  });
+
   it("does not hold a step with no requests or no p99", () => {
     expect(judgeStep(step(100, { intended: 0 }), opts).reasons).toContain("no request was intended");
     expect(judgeStep(step(100, { p99Ms: Number.NaN }), opts).held).toBe(false);
