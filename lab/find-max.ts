@@ -239,21 +239,33 @@ export function findMaxMarkdown(r: FindMaxResult): string {
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** The table and a chart of clearance p99 against rate (log p99 axis), the SLO as a line, held steps filled. */
+/**
+ * The table and a chart of clearance p99 against rate (log p99 axis), the SLO as a line, held steps filled; a step
+ * that measured nothing (its warm-up never settled) is a cross on the top edge.
+ */
 export function findMaxHtml(r: FindMaxResult): string {
-  const [w, h, pad] = [640, 320, 48];
-  const rates = r.steps.map((s) => s.rate);
-  const p99s = r.steps.map((s) => Math.max(s.p99Ms, 0.1));
-  const maxRate = Math.max(1, ...rates) * 1.1;
+  const [w, h, pad] = [640, 320, 56];
+  const measured = r.steps.filter((s) => s.settled !== false && s.intended > 0 && s.p99Ms > 0);
+  const p99s = measured.map((s) => s.p99Ms);
+  const maxRate = Math.max(1, ...r.steps.map((s) => s.rate)) * 1.1;
   const [lo, hi] = [Math.log10(Math.min(r.settings.p99Ms, ...p99s) / 2), Math.log10(Math.max(r.settings.p99Ms, ...p99s) * 2)];
   const x = (rate: number) => pad + (rate / maxRate) * (w - 2 * pad);
   const y = (ms: number) => h - pad - ((Math.log10(ms) - lo) / (hi - lo)) * (h - 2 * pad);
-  const dots = r.steps
-    .map((s) => `<circle cx="${x(s.rate).toFixed(1)}" cy="${y(Math.max(s.p99Ms, 0.1)).toFixed(1)}" r="5" fill="${s.held ? "#2a7" : "white"}" stroke="${s.held ? "#2a7" : "#c33"}" stroke-width="2"><title>${s.rate}/s: p99 ${s.p99Ms} ms${s.held ? "" : ` (${esc(s.reasons.join("; "))})`}</title></circle>`)
+  const title = (s: FindMaxResult["steps"][number]) => `<title>${s.rate}/s: ${s.held ? "held" : esc(s.reasons.join("; "))}</title>`;
+  const dots = measured
+    .map((s) => `<circle cx="${x(s.rate).toFixed(1)}" cy="${y(s.p99Ms).toFixed(1)}" r="5" fill="${s.held ? "#2a7" : "white"}" stroke="${s.held ? "#2a7" : "#c33"}" stroke-width="2">${title(s)}</circle>`)
+    .join("");
+  const crosses = r.steps
+    .filter((s) => !measured.includes(s))
+    .map((s) => `<text x="${x(s.rate)}" y="${pad - 6}" text-anchor="middle" font-size="14" fill="#c33">✕${title(s)}</text>`)
     .join("");
   const slo = `<line x1="${pad}" x2="${w - pad}" y1="${y(r.settings.p99Ms)}" y2="${y(r.settings.p99Ms)}" stroke="#c33" stroke-dasharray="4 3"/><text x="${w - pad}" y="${y(r.settings.p99Ms) - 4}" text-anchor="end" font-size="11" fill="#c33">SLO p99 ${r.settings.p99Ms} ms</text>`;
   const axes = `<line x1="${pad}" x2="${w - pad}" y1="${h - pad}" y2="${h - pad}" stroke="#555"/><line x1="${pad}" x2="${pad}" y1="${pad}" y2="${h - pad}" stroke="#555"/><text x="${w / 2}" y="${h - 12}" text-anchor="middle" font-size="12">offered rate (requests/s)</text><text x="14" y="${h / 2}" transform="rotate(-90 14 ${h / 2})" text-anchor="middle" font-size="12">clearance p99 (ms, log)</text>`;
-  const ticks = rates.map((rate) => `<text x="${x(rate)}" y="${h - pad + 14}" text-anchor="middle" font-size="10">${rate}</text>`).join("");
+  const decades = Array.from({ length: Math.floor(hi) - Math.ceil(lo) + 1 }, (_, i) => 10 ** (Math.ceil(lo) + i));
+  const ticks = [
+    ...r.steps.map((s) => `<text x="${x(s.rate)}" y="${h - pad + 14}" text-anchor="middle" font-size="10">${s.rate}</text>`),
+    ...decades.map((ms) => `<text x="${pad - 4}" y="${y(ms) + 3}" text-anchor="end" font-size="10">${ms}</text>`),
+  ].join("");
   const md = esc(findMaxMarkdown(r));
-  return `<!doctype html><meta charset="utf-8"><title>find-max ${esc(r.scenario)}</title><body style="font-family:sans-serif;max-width:760px;margin:2em auto"><h1>find-max: ${esc(r.scenario)}</h1><svg width="${w}" height="${h}" role="img" aria-label="clearance p99 against offered rate">${axes}${slo}${ticks}${dots}</svg><pre style="white-space:pre-wrap">${md}</pre></body>`;
+  return `<!doctype html><meta charset="utf-8"><title>find-max ${esc(r.scenario)}</title><body style="font-family:sans-serif;max-width:760px;margin:2em auto"><h1>find-max: ${esc(r.scenario)}</h1><svg width="${w}" height="${h}" role="img" aria-label="clearance p99 against offered rate">${axes}${slo}${ticks}${dots}${crosses}</svg><pre style="white-space:pre-wrap">${md}</pre></body>`;
 }

@@ -50,9 +50,10 @@ export interface FindMaxOptions {
 
 /** Held: nothing lost, clearance p99 within the SLO, and the backlog not growing past `backlogSeconds` of the rate. */
 export function judgeStep(s: StepFigures, o: FindMaxOptions): StepVerdict {
+  // A step whose warm-up never settled measured nothing: that is the whole verdict.
+  if (s.settled === false) return { held: false, reasons: [`the warm-up did not settle within ${((s.warmupMs ?? 0) / 1000).toFixed(0)} s (backlog ${s.backlogEnd})`] };
   const reasons: string[] = [];
-  if (s.settled === false) reasons.push(`the warm-up did not settle within ${((s.warmupMs ?? 0) / 1000).toFixed(0)} s (backlog ${s.backlogEnd})`);
-  else if (s.intended === 0) reasons.push("no request was intended");
+  if (s.intended === 0) reasons.push("no request was intended");
   if (s.lost > 0) reasons.push(`${s.lost} lost`);
   if (!(s.p99Ms <= o.p99Ms)) reasons.push(`clearance p99 ${s.p99Ms} ms above the SLO's ${o.p99Ms} ms`);
   const allowed = (o.backlogSeconds ?? 1) * s.rate;

@@ -33,7 +33,7 @@ describe("judgeStep", () => {
 
   it("does not hold a step whose warm-up never settled", () => {
     const v = judgeStep(step(100, { settled: false, warmupMs: 20_000, intended: 0, backlogEnd: 900, p99Ms: 0 }), opts);
-    expect(v.reasons[0]).toBe("the warm-up did not settle within 20 s (backlog 900)");
+    expect(v.reasons).toEqual(["the warm-up did not settle within 20 s (backlog 900)"]);
     expect(v.held).toBe(false);
   });
 
@@ -90,5 +90,43 @@ describe("backlogAt", () => {
       { intendedUs: 900, completedUs: [950] },
     ];
     expect([backlogAt(entries, 50), backlogAt(entries, 600), backlogAt(entries, 1_000)]).toEqual([1, 2, 2]);
+  });
+});
+
+describe("find-max's table and chart", () => {
+  const r = {
+    scenario: "clearance-smoke",
+    startedAt: "2026-12-07T15:15:00Z",
+    settings: { stepMs: 10_000, warmupMs: 5_000, startRate: 50, maxSteps: 6, capacityRecords: 50_000, p99Ms: 300, factor: 2, tolerance: 0.1 },
+    steps: [
+      { ...step(50, { intended: 0, p99Ms: 0, settled: false, warmupMs: 20_000, backlogEnd: 65 }), held: false, reasons: ["the warm-up did not settle within 20 s (backlog 65)"] },
+      { ...step(25, { p99Ms: 475.6 }), held: false, reasons: ["clearance p99 475.6 ms above the SLO's 300 ms"] },
+      { ...step(12, { p99Ms: 173.4, warmupMs: 5_000, settled: true }), held: true, reasons: [] },
+    ],
+    maxHeldRate: 12,
+    heldForMs: 10_000,
+    produceCapacity: 3981,
+    ratioToCapacity: 0.003,
+    loadAverage: { before: [45.8, 50.3, 46.5], after: [46.3, 43.9, 44.7] },
+    machine: {} as never,
+    status: "completed" as const,
+  };
+
+  it("tabulates every step with its verdict, and states the answer and the capacity", async () => {
+    const { findMaxMarkdown } = await import("../../lab/find-max.ts");
+    const md = findMaxMarkdown(r);
+    expect(md).toContain("**Highest rate held: 12/s** for 10 s");
+    expect(md).toContain("Kafka ProducerPerformance on the same mesh: 3981 records/s; held / capacity: 0.003 (goal >= 0.8).");
+    expect(md).toContain("| 1 | 50 | 20.0 | 0 | 0 | 0 | 5 -> 65 | not held: the warm-up did not settle within 20 s (backlog 65) |");
+    expect(md).toContain("| 3 | 12 | 5.0 | 240 | 173.4 | 0 | 5 -> 8 | held |");
+  });
+
+  it("draws measured steps as points (held ones filled) and a step that measured nothing as a cross", async () => {
+    const { findMaxHtml } = await import("../../lab/find-max.ts");
+    const html = findMaxHtml(r);
+    expect(html.match(/<circle /g)).toHaveLength(2);
+    expect(html.match(/fill="#2a7"/g)).toHaveLength(1);
+    expect(html).toContain("✕<title>50/s: the warm-up did not settle within 20 s (backlog 65)</title>");
+    expect(html).toContain("SLO p99 300 ms");
   });
 });
