@@ -33,7 +33,7 @@ import {
   writeBenchResult,
 } from "./common.ts";
 
-const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--workers N] [--rate R] [--cpu-prof] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N] [--security plaintext|mtls|both]";
+const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--workers N[,N..]] [--rate R] [--cpu-prof] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N] [--security plaintext|mtls|both]";
 const PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance";
 const MB = 1024 * 1024;
 

@@ -74,8 +74,9 @@ Options:
   --warmup-max D   warm up until the flow is caught up (backlog near zero for 3 s), at most D, before measuring;
                    result.json's warmup says how long it took; a flow that never settles fails the run
   --find-max       find the highest rate the mesh holds within the SLO: steps from --rate (default 50/s) up,
-                   doubling, then bisecting, each held for --duration (default 20s) after a 5 s warm-up; also
-                   measures Kafka's raw produce capacity on the same mesh; writes find-max.json/.md/.html
+                   doubling, then bisecting, each held for --duration (default 20s) after a warm-up until steady
+                   (5-20 s); also measures Kafka's raw produce capacity on the same mesh; writes
+                   find-max.json/.md/.html (README: "The highest rate the mesh holds")
   --max-steps N    with --find-max: steps at most (default 12)
   --capacity-records N  with --find-max: records Kafka's ProducerPerformance sends for the capacity (default 50000)
 
