@@ -162,11 +162,9 @@ class Worker {
   async offer(startWallMs: number): Promise<void> {
     const batch = 512;
     const aheadUs = this.#c.prepareAheadMs * 1000;
+    // The common start, once, as a point on this worker's own monotonic clock.
     this.#startMonoUs = performance.now() * 1000 + (startWallMs - Date.now()) * 1000;
-    mkdirSync(workerHlogDir(this.#c.dir, this.#c.index), { recursive: true });
-    const recorder = new LatencyRecorder(workerHlogDir(this.#c.dir, this.#c.index), ["produceAck"], startWallMs);
-    this.#recorder = recorder;
-    const flusher = this.#flushEverySecond(recorder, startWallMs);
+    const flusher = this.#startRecording(startWallMs);
     const measureFromUs = this.#c.warmupMs * 1000;
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
@@ -183,17 +181,7 @@ class Worker {
           continue;
         }
         if (this.#readyCount === 0) await this.prepare(batch);
-        // Everything due goes now, a batch at a time, then the loop yields so delivery reports are handled.
-        for (let fired = 0; fired < batch && j < this.#slice.count && this.#inFlight < this.#c.maxInFlight; fired++) {
-          const intendedUs = this.#slice.intendedAtMs(j) * 1000;
-          const nowUs = this.#nowUs();
-          if (intendedUs > nowUs) break;
-          if (this.#readyCount === 0) break;
-          const p = this.#takeReady() as Prepared;
-          this.result.maxBehindUs = Math.max(this.result.maxBehindUs, nowUs - intendedUs);
-          this.#fire(p, intendedUs, nowUs, intendedUs >= measureFromUs);
-          j++;
-        }
+        j = this.#fireDue(j, batch, measureFromUs);
         await yieldToLoop();
       }
       await this.#drain();
@@ -202,6 +190,19 @@ class Worker {
       const cpu = process.cpuUsage(cpu0);
       Object.assign(this.result, { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, eventLoopUtilization: performance.eventLoopUtilization(elu0).utilization });
     }
+  }
+
+  /** Everything due from the j-th on, at most `batch`, then the loop yields so delivery reports are handled. */
+  #fireDue(j: number, batch: number, measureFromUs: number): number {
+    for (let fired = 0; fired < batch && j < this.#slice.count && this.#inFlight < this.#c.maxInFlight && this.#readyCount > 0; fired++) {
+      const intendedUs = this.#slice.intendedAtMs(j) * 1000;
+      const nowUs = this.#nowUs();
+      if (intendedUs > nowUs) break;
+      this.result.maxBehindUs = Math.max(this.result.maxBehindUs, nowUs - intendedUs);
+      this.#fire(this.#takeReady() as Prepared, intendedUs, nowUs, intendedUs >= measureFromUs);
+      j++;
+    }
+    return j;
   }
 
   #readPos = 0;
@@ -254,6 +255,13 @@ class Worker {
     const w = this.#wake;
     this.#wake = undefined;
     w?.();
+  }
+
+  #startRecording(startWallMs: number): NodeJS.Timeout {
+    mkdirSync(workerHlogDir(this.#c.dir, this.#c.index), { recursive: true });
+    const recorder = new LatencyRecorder(workerHlogDir(this.#c.dir, this.#c.index), ["produceAck"], startWallMs);
+    this.#recorder = recorder;
+    return this.#flushEverySecond(recorder, startWallMs);
   }
 
   /** Interval boundaries on the common grid (start of load + whole seconds), so merged logs line up exactly. */
