@@ -83,6 +83,18 @@ export class FlagReader {
     return n;
   }
 
+  /** A comma-separated list of integers, each >= min. */
+  intList(name: string, def: number[], min: number): number[] {
+    const raw = this.#v[name];
+    if (raw === undefined) return def;
+    const ns = String(raw).split(",").map(Number);
+    if (!ns.length || ns.some((n) => !Number.isInteger(n) || n < min)) {
+      this.problems.push(`--${name} ${raw}: expected integers >= ${min}, comma-separated (e.g. 1,2,4)`);
+      return def;
+    }
+    return ns;
+  }
+
   duration(name: string, def: number): number {
     const raw = this.#v[name];
     if (raw === undefined) return def;

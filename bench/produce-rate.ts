@@ -9,13 +9,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { ASSESSMENT_SCHEMA, Codec } from "../generators/codec.ts";
-import { AssessmentFactory, population } from "../generators/domain.ts";
-import { loadDriver, type Producer, withTls } from "../generators/drivers/driver.ts";
-import { FileSigner } from "../generators/signing.ts";
+import { withTls } from "../generators/drivers/driver.ts";
+import { runProduceWorkers } from "../generators/produce-workers.ts";
 import { javaClientTls, renderProperties } from "../topology/kafka/tools.ts";
 import { BadInputError, InfraError, InterruptedError } from "../lab/errors.ts";
 import { info, progress } from "../lab/log.ts";
-import { newHistogram, summarize } from "../reports/hdr.ts";
 import {
   type Bench,
   cell,
@@ -35,7 +33,7 @@ import {
   writeBenchResult,
 } from "./common.ts";
 
-const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N] [--security plaintext|mtls|both]";
+const USAGE = "node bench/produce-rate.ts [--records N] [--out DIR] [--workers N[,N..]] [--rate R] [--cpu-prof] [--in-flight N] [--linger-ms N] [--client-class ato] [--seed N] [--security plaintext|mtls|both]";
 const PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance";
 const MB = 1024 * 1024;
 
@@ -61,7 +59,15 @@ export interface ProduceRate {
 
 interface Settings {
   records: number;
+  /** Outstanding sends per lab worker at most. */
   inFlight: number;
+  /** Lab runs, one per worker count, each on its own topic after Kafka's tool; the first is the headline. */
+  workers: number[];
+  /** The lab's offered rate; default 1.25 x Kafka's measured rate. */
+  rate?: number;
+  /** Mean value size (set once measured), for the lab's MB/s. */
+  payloadBytes: number;
+  cpuProf: boolean;
   lingerMs: number;
   seed: number;
   clientClass: string;
@@ -83,8 +89,11 @@ export function parseProducerPerformance(output: string): Omit<ProduceRate, "too
   return { line, records: n(1), recordsPerSec: n(2), mbPerSec: n(3), avgMs: n(4), maxMs: n(5), p50Ms: n(6), p95Ms: n(7), p99Ms: n(8), p999Ms: n(9) };
 }
 
-/** Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. */
-async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
+/**
+ * Kafka's ProducerPerformance with the same client settings; its syntax is taken from its own --help. Also the raw
+ * produce capacity `run --find-max` compares its answer with (lab/find-max.ts).
+ */
+export async function kafkaTool(b: Bench, s: Pick<Settings, "records" | "lingerMs">, topic: string, recordSize: number): Promise<ProduceRate & { syntax: string; line: string }> {
   const help = await toolOutput(b.kafka, PRODUCER_PERFORMANCE, ["--help"]);
   const props = ["acks=all", "enable.idempotence=true", `linger.ms=${s.lingerMs}`, "client.id=bench-kafka-producer"];
   // On mTLS it presents the ATO tax service's SVID, as the lab's generator does: in a config file, because the
@@ -128,103 +137,85 @@ async function kafkaTool(b: Bench, s: Settings, topic: string, recordSize: numbe
 }
 
 /**
- * The lab's generator path: AssessmentFactory + Avro in the registry wire format, with the event-id and
- * traceparent headers, through the confluent driver, as fast as `inFlight` outstanding sends allow.
- * Throughput counts from the first send to the last acknowledgement.
+ * The lab's generator: `workers` generator processes, each owning an interleaved slice of one open-model schedule
+ * at `rate` requests/s (default: 1.25 x what Kafka's tool just reached, so the lab has to keep up with it), every
+ * request an Avro assessment with its key and event-id/traceparent headers (signed on mTLS), every one in a
+ * worker's ledger with its intended time. Throughput counts from the start of load to the last acknowledgement;
+ * latency from each request's intended time (so a generator that falls behind shows it).
  */
-async function labGenerator(b: Bench, s: Settings, topic: string, codec: Codec, schemaId: number): Promise<ProduceRate> {
-  const tls = b.region.tls("ato-tax-service");
-  const factory = new AssessmentFactory(s.seed, population(s.seed, 10_000));
-  const driver = await loadDriver("confluent");
-  const producer: Producer = await driver.producer({
-    bootstrap: b.bootstrap,
-    clientId: "bench-lab-producer",
-    props: { acks: "all", "enable.idempotence": true, "linger.ms": s.lingerMs },
-    ...withTls(tls),
-  });
-  // On mTLS every assessment is signed with the SVID key, as the clearance flow's tax service does.
-  const signer = tls ? new FileSigner(tls) : undefined;
-  const hist = newHistogram();
-  let inFlight = 0;
-  let acked = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  let bytes = 0;
-  let firstSend = 0;
-  let lastAck = 0;
-  let wake: (() => void) | undefined;
-  const wakeUp = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const slot = () => new Promise<void>((r) => (wake = r));
-  b.signal.addEventListener("abort", wakeUp, { once: true });
-  const done = progress(`lab generator (confluent driver): ${s.records} Avro assessments to ${topic}, at most ${s.inFlight} in flight`);
-  let cpuPercent = 0;
-  let elu = 0;
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  const wall0 = performance.now();
-  try {
-    for (let i = 0; i < s.records; i++) {
-      while (inFlight >= s.inFlight && !b.signal.aborted) await slot();
-      if (b.signal.aborted) break;
-      const a = factory.next(Date.now());
-      const traceparent = factory.traceparent();
-      const value = await codec.encode(schemaId, a);
-      bytes += value.length;
-      const sentAt = performance.now();
-      if (i === 0) firstSend = sentAt;
-      inFlight++;
-      producer
-        .send({ topic, key: a.tfn, value, headers: { "event-id": a.eventId, traceparent, ...signer?.sign(topic, a.eventId, value) } })
-        .then(
-          () => {
-            lastAck = performance.now();
-            hist.recordValue(Math.max(1, Math.round((lastAck - sentAt) * 1000)));
-            acked++;
-          },
-          (e: unknown) => {
-            failed++;
-            firstError ??= e instanceof Error ? e.message : String(e);
-          },
-        )
-        .finally(() => {
-          inFlight--;
-          wakeUp();
-        });
-    }
-    while (inFlight > 0 && !b.signal.aborted) await slot();
-  } finally {
-    const cpu = process.cpuUsage(cpu0);
-    cpuPercent = round(((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100, 1);
-    elu = round(performance.eventLoopUtilization(elu0).utilization, 3);
-    b.signal.removeEventListener("abort", wakeUp);
-    await producer.close();
-  }
-  if (b.signal.aborted) throw b.signal.reason ?? new InterruptedError("abort");
-  if (failed > 0) throw new InfraError({ component: "lab producer", message: `${failed} of ${s.records} sends failed (first: ${firstError})`, hint: "see the broker logs in the run directory" });
-  const elapsedMs = lastAck - firstSend;
-  const l = summarize(hist);
-  done(`${Math.round((acked * 1000) / elapsedMs)} records/s`);
+async function labGenerator(b: Bench, s: Settings, workers: number, topic: string, schemaId: number, rate: number): Promise<ProduceRate & { workers: WorkersSummary }> {
+  const dir = join(b.runDir, `lab-workers-${workers}`);
+  mkdirSync(dir, { recursive: true });
+  const done = progress(`lab generator: ${s.records} Avro assessments to ${topic} at ${rate}/s (open model), ${workers} worker process(es)`);
+  const run = await runProduceWorkers(
+    {
+      workers,
+      rate: { kind: "constant", perSecond: rate },
+      warmupMs: 0,
+      durationMs: (s.records * 1000) / rate,
+      seed: s.seed,
+      population: 10_000,
+      topic,
+      bootstrap: b.bootstrap,
+      driver: "confluent",
+      clientId: "bench-lab-producer",
+      props: { acks: "all", "enable.idempotence": true, "linger.ms": s.lingerMs },
+      ...withTls(b.region.tls("ato-tax-service")),
+      registryUrl: b.region.registry.ccompatUrl,
+      schemaId,
+      maxInFlight: s.inFlight,
+      prepareAheadMs: 1_000,
+      dir,
+      drainTimeoutMs: 60_000,
+    },
+    { supervisor: b.supervisor, signal: b.signal, ...(s.cpuProf ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(b.runDir, "cpu-profiles")}`] } : {}) },
+  );
+  const { ledger } = run;
+  if (run.failed > 0 || run.unsettled > 0 || ledger.missing.length || ledger.doubled.length || ledger.duplicateEventIds.length)
+    throw new InfraError({
+      component: "lab generator",
+      message: `${run.failed} failed, ${run.unsettled} unsettled, ${ledger.missing.length} missing and ${ledger.doubled.length} doubled in the merged ledger, ${ledger.duplicateEventIds.length} event ids reused`,
+      hint: `see ${dir} (each worker's log and ledger)`,
+    });
+  const bytes = ledger.entries.length * s.payloadBytes;
+  const cpuMs = run.workers.reduce((x, w) => x + w.cpuUserMs + w.cpuSystemMs, 0);
+  done(`${Math.round((run.acked * 1000) / run.elapsedMs)} records/s`);
+  const l = run.produceAck;
   return {
-    tool: "lab generator (confluent)",
+    tool: `lab generator (${workers} worker${workers > 1 ? "s" : ""}, open model)`,
     topic,
-    records: acked,
-    failed,
-    elapsedMs: round(elapsedMs, 1),
-    recordsPerSec: round((acked * 1000) / elapsedMs, 1),
-    mbPerSec: round(bytes / MB / (elapsedMs / 1000), 2),
-    avgMs: round(hist.mean / 1000, 2),
+    records: run.acked,
+    failed: run.failed,
+    elapsedMs: round(run.elapsedMs, 1),
+    recordsPerSec: round((run.acked * 1000) / run.elapsedMs, 1),
+    mbPerSec: round(bytes / MB / (run.elapsedMs / 1000), 2),
+    avgMs: run.produceAckMeanMs,
     p50Ms: l.p50,
     p95Ms: l.p95,
     p99Ms: l.p99,
     p999Ms: l.p999,
     maxMs: l.max,
-    processCpuPercent: cpuPercent,
-    eventLoopUtilization: elu,
+    processCpuPercent: round((cpuMs / run.elapsedMs) * 100, 1),
+    eventLoopUtilization: round(Math.max(...run.workers.map((w) => w.eventLoopUtilization)), 3),
+    workers: {
+      count: workers,
+      offeredRate: rate,
+      maxBehindMs: round(Math.max(...run.workers.map((w) => w.maxBehindUs)) / 1000, 1),
+      perWorker: run.workers.map((w) => ({ index: w.index, requests: w.requests, acked: w.acked, cpuMs: round(w.cpuUserMs + w.cpuSystemMs, 0), eventLoopUtilization: round(w.eventLoopUtilization, 3) })),
+      ledger: join(dir, "ledger.ndjson"),
+      hlog: run.hlogFile,
+    },
   };
+}
+
+interface WorkersSummary {
+  count: number;
+  offeredRate: number;
+  /** The most any request was sent after its intended time. */
+  maxBehindMs: number;
+  perWorker: { index: number; requests: number; acked: number; cpuMs: number; eventLoopUtilization: number }[];
+  ledger: string;
+  hlog: string;
 }
 
 type Security = "plaintext" | "mtls";
@@ -241,7 +232,9 @@ async function measureOn(security: Security, s: Settings, runDir: string): Promi
       // On mTLS the ACLs let the tax service write only assessment topics, so the bench topics are named as such.
       const prefix = security === "mtls" ? "au.gov.ato.tax.assessment.v1." : "";
       const kafkaTopic = (await createBenchTopic(b, `${prefix}bench-produce-kafka-${stamp}`)).name;
-      const labTopic = (await createBenchTopic(b, `${prefix}bench-produce-lab-${stamp}`)).name;
+      const labTopics: string[] = [];
+      for (const w of s.workers) labTopics.push((await createBenchTopic(b, `${prefix}bench-produce-lab-${w}w-${stamp}`)).name);
+      const labTopic = labTopics[0] as string;
       // The payload first: its mean encoded size is what ProducerPerformance is told to send.
       const codec = new Codec(b.region.registry.ccompatUrl, b.region.tls("lab"));
       const schemaId = await codec.register(labTopic, ASSESSMENT_SCHEMA);
@@ -252,7 +245,15 @@ async function measureOn(security: Security, s: Settings, runDir: string): Promi
           `key ${payload.avgKeyBytes} + headers ${payload.avgHeaderBytes} bytes more per lab record; generate+encode alone: ${payload.generateEncodePerSec}/s`,
       );
       result.kafka = await kafkaTool(b, s, kafkaTopic, payload.recordSize);
-      result.lab = await labGenerator(b, s, labTopic, codec, schemaId);
+      s.payloadBytes = payload.avgValueBytes;
+      const rate = s.rate ?? Math.ceil(((result.kafka as ProduceRate).recordsPerSec * 1.25) / 100) * 100;
+      const labs: ProduceRate[] = [];
+      for (const [i, w] of s.workers.entries()) {
+        const id = i === 0 ? schemaId : await codec.register(labTopics[i] as string, ASSESSMENT_SCHEMA);
+        labs.push(await labGenerator(b, s, w, labTopics[i] as string, id, rate));
+        result.lab = labs[0];
+        if (labs.length > 1) result.labAlso = labs.slice(1);
+      }
     });
     result.status = "completed";
   } catch (e) {
@@ -263,21 +264,28 @@ async function measureOn(security: Security, s: Settings, runDir: string): Promi
   const kafka = result.kafka as ProduceRate | undefined;
   const lab = result.lab as ProduceRate | undefined;
   if (kafka && lab) result.ratioLabToKafka = round(lab.recordsPerSec / kafka.recordsPerSec, 3);
+  for (const x of (result.labAlso as (ProduceRate & { ratioLabToKafka?: number })[] | undefined) ?? []) if (kafka) x.ratioLabToKafka = round(x.recordsPerSec / kafka.recordsPerSec, 3);
   return result;
 }
 
 function renderMode(r: Record<string, unknown>, s: Settings): string[] {
   const kafka = r.kafka as ProduceRate | undefined;
   const lab = r.lab as ProduceRate | undefined;
-  const rows = [kafka, lab]
+  const also = (r.labAlso as (ProduceRate & { ratioLabToKafka?: number })[] | undefined) ?? [];
+  const rows = [kafka, lab, ...also]
     .filter((x): x is ProduceRate => x !== undefined)
     .map((x) => [x.tool, String(x.records), cell(x.recordsPerSec, 0), cell(x.mbPerSec), cell(x.avgMs), cell(x.p50Ms), cell(x.p99Ms), cell(x.maxMs)]);
   const payload = r.payload as PayloadStats | undefined;
   const lines = ["", `produce rate on ${r.security}, ${s.records} records, acks=all, idempotent, linger.ms=${s.lingerMs}, via the ${s.clientClass} listener${payload ? `, ${payload.recordSize}-byte values` : ""}`];
   if (rows.length) lines.push(renderTable(["tool", "records", "records/s", "MB/s", "avg ms", "p50 ms", "p99 ms", "max ms"], rows));
-  if (r.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(r.ratioLabToKafka as number, 3)}`);
+  if (r.ratioLabToKafka !== undefined) lines.push(`lab/kafka records/s ratio: ${cell(r.ratioLabToKafka as number, 3)}${also.map((x) => `; ${x.tool}: ${cell(x.ratioLabToKafka ?? Number.NaN, 3)}`).join("")}`);
+  const w = (lab as { workers?: WorkersSummary } | undefined)?.workers;
+  if (w)
+    lines.push(
+      `(lab: ${w.count} worker process(es) offered ${w.offeredRate}/s on one open-model schedule; latency from each record's intended time; at most ${w.maxBehindMs} ms behind schedule; merged ledger ${w.ledger})`,
+    );
   if (lab?.processCpuPercent !== undefined)
-    lines.push(`(lab producer process: ${lab.processCpuPercent}% CPU, event loop ${Math.round((lab.eventLoopUtilization ?? 0) * 100)}% busy; 100% CPU is one core of ${cpus().length})`);
+    lines.push(`(lab workers together: ${lab.processCpuPercent}% CPU, busiest event loop ${Math.round((lab.eventLoopUtilization ?? 0) * 100)}%; 100% CPU is one core of ${cpus().length})`);
   if (payload) lines.push(`(lab records also carry a ${payload.avgKeyBytes}-byte key and ${payload.avgHeaderBytes} bytes of headers${r.security === "mtls" ? ", and on mTLS about 1.7 KB of signature headers (signature, time, SVID chain)" : ""}; MB/s counts values only, as ProducerPerformance does)`);
   if (r.error) lines.push(`${r.security}: ${r.status}: ${r.error}`);
   return lines;
@@ -304,7 +312,10 @@ async function main(): Promise<void> {
     {
       records: { type: "string", arg: "N", help: "records each tool sends (default 200000)" },
       out: { type: "string", arg: "DIR", help: "run directory (default runs/bench-produce-<time>); must be empty" },
-      "in-flight": { type: "string", arg: "N", help: "outstanding sends of the lab producer (default 10000)" },
+      "in-flight": { type: "string", arg: "N", help: "outstanding sends per lab worker at most (default 20000)" },
+      workers: { type: "string", arg: "N[,N..]", help: "lab generator worker processes, each a slice of the schedule (default 2); a list runs the lab once per count" },
+      rate: { type: "string", arg: "R", help: "the lab's offered rate in records/s (default 1.25 x Kafka's measured rate)" },
+      "cpu-prof": { type: "boolean", help: "write a V8 CPU profile of every lab worker to <out>/cpu-profiles" },
       "linger-ms": { type: "string", arg: "N", help: "linger.ms of both producers (default 5)" },
       "client-class": { type: "string", arg: "NAME", help: "listener the producers use: ato (through toxiproxy, default) or lab (direct)" },
       seed: { type: "string", arg: "N", help: "seed of the generated assessments (default 42)" },
@@ -314,7 +325,11 @@ async function main(): Promise<void> {
   const f = new FlagReader(values);
   const s: Settings = {
     records: f.int("records", 200_000, 1),
-    inFlight: f.int("in-flight", 10_000, 1),
+    inFlight: f.int("in-flight", 20_000, 1),
+    workers: f.intList("workers", [2], 1),
+    ...(values.rate !== undefined ? { rate: f.int("rate", 1, 1) } : {}),
+    payloadBytes: 0,
+    cpuProf: values["cpu-prof"] === true,
     lingerMs: f.int("linger-ms", 5, 0),
     seed: f.int("seed", 42, 0),
     clientClass: f.str("client-class") ?? "ato",

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { InterruptedError } from "../lab/errors.ts";
+import { InfraError, InterruptedError } from "../lab/errors.ts";
 import { info, progress } from "../lab/log.ts";
 import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../lab/proc.ts";
 import type { LatencyRecorder } from "../reports/hdr.ts";
@@ -21,6 +21,7 @@ import { EligibilityCache, type Outcome, Reconciler } from "./reconciliation.ts"
 import { describeRate } from "./profiles.ts";
 import { Schedule } from "./schedule.ts";
 import { FileSigner, Verifier } from "./signing.ts";
+import { SteadyWarmup, type WarmupDecision, type WarmupReport } from "./warmup.ts";
 import type { WorkloadSpec } from "./workload.ts";
 
 /** The run's monotonic clock, in microseconds. Injected so the scheduler and ledger are testable. */
@@ -464,36 +465,103 @@ export class ClearanceFlow implements AsyncDisposable {
     };
   }
 
-  /** Offers load on the open-model schedule until the duration is over or the run is aborted. */
+  /** How the warm-up went, once `offerLoad` has passed it (absent for a fixed warm-up). */
+  warmup: WarmupReport | undefined;
+
+  /**
+   * Offers load on the open-model schedule until the duration is over or the run is aborted. With
+   * `workload.warmupMaxMs` above `warmupMs`, the warm-up goes on at the first rate until the flow is caught up
+   * (`warmup.ts`), at most that long, and the measured schedule starts only then; a flow that never catches up
+   * fails the run with its backlog.
+   */
   async offerLoad(signal: AbortSignal): Promise<void> {
     const w = this.#w;
     const codec = new Codec(this.#mesh.region().registry.ccompatUrl, this.#mesh.region().tls("ato-tax-service"));
     if (this.#writer.schemaId < 0) throw new Error("ClearanceFlow.offerLoad before start");
-    const factory = new AssessmentFactory(w.seed, population(w.seed, w.population));
+    const send = { codec, factory: new AssessmentFactory(w.seed, population(w.seed, w.population)), signal };
+    const steady = (w.warmupMaxMs ?? 0) > w.warmupMs;
     // Warm-up comes first at the same schedule, so the measured part starts in a steady state.
-    const schedule = new Schedule(w.rate, { durationMs: w.durationMs, warmupMs: w.warmupMs });
-    const total = schedule.requestsWithin(w.warmupMs + w.durationMs);
+    const schedule = new Schedule(w.rate, { durationMs: w.durationMs, warmupMs: steady ? 0 : w.warmupMs });
+    const total = schedule.requestsWithin((steady ? 0 : w.warmupMs) + w.durationMs);
     info(
-      `offering ${total} clearance requests over ${((w.warmupMs + w.durationMs) / 1000).toFixed(0)} s, the first ${(w.warmupMs / 1000).toFixed(0)} s as warm-up (${describeRate(w.rate, w.durationMs)})`,
+      steady
+        ? `offering ${total} measured clearance requests over ${(w.durationMs / 1000).toFixed(0)} s after a warm-up of ${(w.warmupMs / 1000).toFixed(0)} s or until steady, at most ${((w.warmupMaxMs ?? 0) / 1000).toFixed(0)} s (${describeRate(w.rate, w.durationMs)})`
+        : `offering ${total} clearance requests over ${((w.warmupMs + w.durationMs) / 1000).toFixed(0)} s, the first ${(w.warmupMs / 1000).toFixed(0)} s as warm-up (${describeRate(w.rate, w.durationMs)})`,
     );
     const startUs = this.#clock.nowUs();
     this.#measureFromUs = startUs + w.warmupMs * 1000;
     const flusher = setInterval(() => this.#recorder.flush(Date.now()), 1_000);
     try {
-      for (let i = 0; i < total; ) {
-        if (signal.aborted) throw signal.reason ?? new InterruptedError("abort");
-        const dueUs = startUs + schedule.intendedAtMs(i) * 1000;
-        const waitMs = (dueUs - this.#clock.nowUs()) / 1000;
-        if (waitMs > 0) {
-          await sleep(Math.min(waitMs, 50));
-          continue;
-        }
-        // Everything due is sent now; latency counts from dueUs, so falling behind shows as latency.
-        this.#fire(i++, dueUs, codec, factory);
-      }
+      if (!steady) return void (await this.#offer({ ...send, startUs, count: total, firstSeq: 0, intendedMs: (i) => schedule.intendedAtMs(i) }));
+      const warmedMs = await this.#warmUntilSteady({ ...send, startUs, rate: schedule.rateAt(0) });
+      this.#measureFromUs = startUs + warmedMs.atMs * 1000;
+      await this.#offer({ ...send, startUs, count: total, firstSeq: warmedMs.fired, intendedMs: (i) => warmedMs.atMs + schedule.intendedAtMs(i) });
     } finally {
       clearInterval(flusher);
     }
+  }
+
+  /** The open-ended warm-up at the first rate; returns when the measured schedule starts and how many went before. */
+  async #warmUntilSteady(o: { codec: Codec; factory: AssessmentFactory; signal: AbortSignal; startUs: number; rate: number }): Promise<{ atMs: number; fired: number }> {
+    const w = this.#w;
+    const ctl = new SteadyWarmup({ fixedMs: w.warmupMs, maxMs: w.warmupMaxMs ?? 0, rate: o.rate });
+    const warm = new Schedule({ kind: "constant", perSecond: o.rate });
+    // Not measuring yet: nothing the warm-up sends counts in the histograms.
+    this.#measureFromUs = Number.POSITIVE_INFINITY;
+    const last: { decision: WarmupDecision } = { decision: "continue" };
+    const fired = await this.#offer({
+      ...o,
+      count: Number.POSITIVE_INFINITY,
+      firstSeq: 0,
+      intendedMs: (i) => warm.intendedAtMs(i),
+      stopWhen: (atMs) => {
+        last.decision = ctl.observe(atMs, this.#pending.size + this.ledger.outstanding());
+        return last.decision !== "continue";
+      },
+    });
+    this.warmup = ctl.report(last.decision === "steady");
+    if (last.decision !== "steady")
+      throw new InfraError({
+        component: "warm-up",
+        message: `the flow did not settle within ${(ctl.maxMs / 1000).toFixed(0)} s at ${o.rate}/s: ${this.warmup.backlog} requests outstanding at the end (steady means at most ${ctl.steadyBelow}, one second of the rate, for 3 s in a row)`,
+        hint: "the mesh cannot keep up with the first rate on this machine: lower --rate, or raise workload.warmupMaxMs (--warmup-max); the engine logs say where it queues",
+      });
+    info(`warm-up steady after ${(this.warmup.tookMs / 1000).toFixed(1)} s (backlog ${this.warmup.backlog})`);
+    return { atMs: warm.intendedAtMs(fired), fired };
+  }
+
+  /**
+   * Fires requests `firstSeq + k` at `startUs + intendedMs(k)` for k < count; `stopWhen` (looked at once a second of
+   * load) ends it early. Returns how many were fired.
+   */
+  async #offer(o: {
+    codec: Codec;
+    factory: AssessmentFactory;
+    signal: AbortSignal;
+    startUs: number;
+    count: number;
+    firstSeq: number;
+    intendedMs: (k: number) => number;
+    stopWhen?: (atMs: number) => boolean;
+  }): Promise<number> {
+    let nextLookMs = 1_000;
+    for (let k = 0; k < o.count; ) {
+      if (o.signal.aborted) throw o.signal.reason ?? new InterruptedError("abort");
+      const nowUs = this.#clock.nowUs();
+      if (o.stopWhen && nowUs - o.startUs >= nextLookMs * 1000) {
+        nextLookMs += 1_000;
+        if (o.stopWhen((nowUs - o.startUs) / 1000)) return k;
+      }
+      const dueUs = o.startUs + o.intendedMs(k) * 1000;
+      const waitMs = (dueUs - nowUs) / 1000;
+      if (waitMs > 0) {
+        await sleep(Math.min(waitMs, 50));
+        continue;
+      }
+      // Everything due is sent now; latency counts from dueUs, so falling behind shows as latency.
+      this.#fire(o.firstSeq + k++, dueUs, o.codec, o.factory);
+    }
+    return o.count;
   }
 
   #fire(seq: number, dueUs: number, codec: Codec, factory: AssessmentFactory): void {

@@ -153,6 +153,27 @@ export class Codec {
   }
 
   /**
+   * A synchronous encoder for one registered schema, looked up once: a generator's hot path then has no promise
+   * per record. Avro is written as the registry wire format (magic byte 0, the id, the body), as `encode` does.
+   */
+  async encoderFor(schemaId: number): Promise<(value: unknown) => Buffer> {
+    const s = await this.#schema(schemaId);
+    if (s.proto) {
+      const type = s.proto.typeAt([0]);
+      return (v) => frame(schemaId, [0], encodeMessage(type, v as Record<string, unknown>));
+    }
+    const avro = (await this.registry.getSchema(schemaId)) as { toBuffer(v: unknown): Buffer };
+    return (v) => {
+      const body = avro.toBuffer(v);
+      const out = Buffer.allocUnsafe(5 + body.length);
+      out[0] = 0;
+      out.writeInt32BE(schemaId, 1);
+      body.copy(out, 5);
+      return out;
+    };
+  }
+
+  /**
    * Decodes a payload. With a `reader`, as a consumer built for that schema does: Avro through schema resolution
    * from the writer's version (a field the reader has not is skipped, one it has with a default is filled in),
    * Protobuf by parsing the bytes with the reader's message (unknown fields are skipped). A writer version the

@@ -19,6 +19,11 @@ export interface WorkloadSpec {
    * fetch sessions do not count against the SLO. Warm-up requests are still checked for loss and duplicates.
    */
   warmupMs: number;
+  /**
+   * Warm-up until steady: above `warmupMs`, the warm-up goes on at the first rate until the backlog is near zero
+   * (generators/warmup.ts), at most this long; a flow that never settles fails the run. 0 (default): fixed warm-up.
+   */
+  warmupMaxMs?: number;
   rate: RateSpec;
   seed: number;
   driver: DriverName;
@@ -94,6 +99,7 @@ const props: Check<ClientProps> = (v, path, problems) => {
 const check = obj({
   durationMs: optional(duration, 30_000),
   warmupMs: optional(duration, 10_000),
+  warmupMaxMs: optional(duration, undefined as unknown as number),
   rate: optional(rateCheck, { kind: "constant" as const, perSecond: 50, scale: 1 }),
   seed: optional(num({ integer: true, min: 0 }), 42),
   driver: optional(oneOf(...driverNames), "confluent" as DriverName),

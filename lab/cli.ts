@@ -15,6 +15,7 @@ import { repoRoot } from "./install.ts";
 import { info } from "./log.ts";
 import { reportCommands } from "./report-commands.ts";
 import { resolveRun, runRepeated, runScenario, SOAK_DURATION_MS } from "./runner.ts";
+import { findMax, findMaxConflicts } from "./find-max.ts";
 import { runSuite } from "./suite.ts";
 import { runVariants } from "./variants.ts";
 import { parseDuration } from "./validate.ts";
@@ -48,7 +49,7 @@ function expandLists(args: readonly string[], lists: readonly string[]): string[
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf]",
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf] [--warmup-max D] [--find-max [--max-steps N] [--capacity-records N]]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
 one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
 ./meshlab init writes a starter).
@@ -70,6 +71,14 @@ Options:
   --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
   --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
                    runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
+  --warmup-max D   warm up until the flow is caught up (backlog near zero for 3 s), at most D, before measuring;
+                   result.json's warmup says how long it took; a flow that never settles fails the run
+  --find-max       find the highest rate the mesh holds within the SLO: steps from --rate (default 50/s) up,
+                   doubling, then bisecting, each held for --duration (default 20s) after a warm-up until steady
+                   (5-20 s); also measures Kafka's raw produce capacity on the same mesh; writes
+                   find-max.json/.md/.html (README: "The highest rate the mesh holds")
+  --max-steps N    with --find-max: steps at most (default 12)
+  --capacity-records N  with --find-max: records Kafka's ProducerPerformance sends for the capacity (default 50000)
 
 Writes report.html, junit.xml and summary.md next to result.json at the end.
 Exit codes: 0 SLO passed, 1 SLO breached, 2 bad input, 3 infrastructure failure, 130 interrupted.
@@ -89,6 +98,10 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
       encoding: { type: "string" },
       soak: { type: "boolean" },
       repeat: { type: "string" },
+      "find-max": { type: "boolean" },
+      "warmup-max": { type: "string" },
+      "max-steps": { type: "string" },
+      "capacity-records": { type: "string" },
     },
     async run(v, pos) {
       const [name, ...extra] = pos;
@@ -107,8 +120,14 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
         durationMs = parseDuration(v.duration);
         if (durationMs === undefined || durationMs <= 0) problems.push(`--duration ${v.duration}: expected a duration such as 30s, 5m or 1h`);
       } else if (v.soak) durationMs = SOAK_DURATION_MS;
+      let warmupMaxMs: number | undefined;
+      if (v["warmup-max"] !== undefined) {
+        warmupMaxMs = parseDuration(v["warmup-max"]);
+        if (warmupMaxMs === undefined || warmupMaxMs <= 0) problems.push(`--warmup-max ${v["warmup-max"]}: expected a duration such as 60s`);
+      }
       const overrides = {
         durationMs,
+        warmupMaxMs,
         perSecond: number("rate", 0.001, false),
         profile: v.profile as string | undefined,
         replay: v.replay as string | undefined,
@@ -127,6 +146,9 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
       const repeat = number("repeat", 1, true);
+      const search = { maxSteps: number("max-steps", 1, true), capacityRecords: number("capacity-records", 1000, true) };
+      if (v["find-max"]) problems.push(...findMaxConflicts({ suite: suites[name] !== undefined, repeat, profile: v.profile, replay: v.replay, soak: v.soak }));
+      else if (search.maxSteps !== undefined || search.capacityRecords !== undefined) problems.push("--max-steps and --capacity-records: only with --find-max");
       if (problems.length) throw new BadInputError("run: bad option(s)", problems, "./meshlab run --help lists the options");
       const suite = suites[name];
       if (suite) {
@@ -138,6 +160,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
         if (scenario.variants) throw new BadInputError("run: bad option(s)", [`--repeat ${repeat}: ${scenario.name} runs variants already; repeat it from a script instead`], "./meshlab run --help lists the options");
         return runRepeated(scenario, overrides, repeat);
       }
+      if (v["find-max"]) return findMax(scenario, overrides, search);
       if (scenario.variants) return runVariants(scenario, overrides);
       return runScenario(resolveRun(scenario, overrides), overrides);
     },

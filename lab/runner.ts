@@ -41,6 +41,8 @@ import { reapOrphans, Supervisor } from "./proc.ts";
 
 export interface RunOverrides {
   durationMs?: number;
+  /** Warm-up until steady, at most this long (workload.warmupMaxMs). */
+  warmupMaxMs?: number;
   perSecond?: number;
   /** A named load profile without parameters (`seed-steady`, `seed-eofy`), replacing the scenario's rate. */
   profile?: string;
@@ -91,6 +93,7 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const topology = o.security ? { ...configured, security: o.security } : configured;
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
+  if (o.warmupMaxMs !== undefined) w.warmupMaxMs = o.warmupMaxMs;
   if (o.perSecond !== undefined) w.rate = { kind: "constant", perSecond: o.perSecond };
   if (o.profile !== undefined) w.rate = { kind: o.profile };
   if (o.replay !== undefined) w.rate = { kind: "replay", file: o.replay };
@@ -233,11 +236,12 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
         nowMs,
         toRunMs,
         async atMeasured(ms) {
-          // offerLoad sets the measuring start synchronously, so it is known here.
-          const at = toRunMs(f.measureFromUs) + ms;
-          while (nowMs() < at) {
+          // offerLoad sets the measuring start synchronously; a warm-up until steady moves it later, so it is read again.
+          for (;;) {
+            const at = toRunMs(f.measureFromUs) + ms;
+            if (nowMs() >= at) return;
             if (abort.signal.aborted) throw abort.signal.reason;
-            await sleep(Math.min(200, at - nowMs()));
+            await sleep(Number.isFinite(at) ? Math.min(200, at - nowMs()) : 200);
           }
         },
         phase(name) {
@@ -300,6 +304,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const endMs = nowMs();
   // Phases and the scenario's analysis read the whole history back from the ledger file, as any report would.
   const budgetMs = workload.ato.budgetMs;
+  // When measuring started: after the fixed warm-up, or later when the warm-up went on until steady.
+  const measureFromMs = flow && Number.isFinite(flow.measureFromUs) ? toRunMs(flow.measureFromUs) : trafficStartMs === null ? null : trafficStartMs + workload.warmupMs;
   const needHistory = phaseStarts.length > 0 || chaos !== undefined || identityWatch !== undefined || (scenario.analyse !== undefined && flow !== undefined) || budgetMs !== undefined;
   const entries = needHistory ? readLedger(join(runDir, "ledger.ndjson")) : [];
   let scenarioResult: Record<string, unknown> | undefined = Object.keys(findings).length ? { ...findings } : undefined;
@@ -332,6 +338,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     trafficStartMs,
+    ...(flow?.warmup ? { warmup: flow.warmup } : {}),
     monotonicOriginUs: Math.round(t0 * 1000),
     counts: { ...check.counts, ...deadLetters?.counts, ...scenarioCounts },
     latencyMs,
@@ -354,7 +361,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
     ...(scenarioResult ? { scenarioResult } : {}),
     ...(deadLetters ? { deadLetters: deadLetters.result } : {}),
     ...(recon && flow ? { reconciliation: { ...recon.result, retryEvents: { topic: workload.topics.retry ?? "", ...flow.retryEvents } } } : {}),
-    ...(identityWatch ? { alerts: alerts.list(), svidRotation: svidRotationOf(identityWatch, flow, entries, toRunMs, trafficStartMs === null ? endMs : trafficStartMs + workload.warmupMs) } : {}),
+    ...(identityWatch ? { alerts: alerts.list(), svidRotation: svidRotationOf(identityWatch, flow, entries, toRunMs, measureFromMs ?? endMs) } : {}),
     versions: { ...(mesh?.versions ?? {}), node: process.version, driver: workload.driver },
     machine: machineInfo(),
     ...((await hostFacts) ? { hosts: await hostFacts } : {}),
@@ -368,7 +375,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
             usToRunMs: (us) => us / 1000 - t0,
             faults: chaos.timeline(),
             endMs: Math.round(performance.now() - t0),
-            ...(trafficStartMs !== null ? { measureFromMs: trafficStartMs + workload.warmupMs } : {}),
+            ...(measureFromMs !== null ? { measureFromMs } : {}),
           }),
         }
       : {}),

@@ -14,6 +14,7 @@ import type { DeadLetterResult } from "./dead-letters.ts";
 import type { LatencySummary } from "./hdr.ts";
 import type { SloResult } from "./slo.ts";
 import type { PhaseResult } from "./timeline.ts";
+import type { WarmupReport } from "../generators/warmup.ts";
 
 export const RESULT_FORMAT = 1;
 
@@ -37,6 +38,8 @@ export interface RunResult {
   durationMs: number;
   /** When traffic started, relative to `startedAt` (stand-up time). */
   trafficStartMs: number | null;
+  /** A warm-up until steady (workload.warmupMaxMs): how long it took and whether it settled (generators/warmup.ts). */
+  warmup?: WarmupReport;
   /** The ledger's monotonic clock (µs) at `startedAt`, so reports can put ledger times on the run's timeline. */
   monotonicOriginUs?: number;
   counts: Counts;

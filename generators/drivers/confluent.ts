@@ -5,11 +5,13 @@ import {
   type ConsumedRecord,
   type Consumer,
   type ConsumerOptions,
+  type CallbackProducer,
   type Delivery,
+  type DeliveryCallback,
   type GroupState,
   headersToStrings,
+  type PreparedRecord,
   type KafkaDriver,
-  type Producer,
   type ProduceRecord,
   sumLag,
   tlsProps,
@@ -29,20 +31,25 @@ const quietLogger = (clientId: string) => {
  * Produces through librdkafka's native producer: delivery reports come from a background thread, so acks are
  * timed when they arrive rather than on the next JS poll.
  */
-class RdKafkaProducer implements Producer {
+/** What the binding's produce() takes, made once per record. */
+interface NativeRecord {
+  value: Buffer;
+  key: Buffer;
+  headers: Record<string, Buffer>[];
+}
+
+class RdKafkaProducer implements CallbackProducer {
   readonly #p: InstanceType<typeof RdProducer>;
-  readonly #pending = new Map<number, { resolve: (d: Delivery) => void; reject: (e: Error) => void }>();
-  #next = 0;
+  /** Sends not yet reported, by the opaque each carries (its callback): failed on close. */
+  readonly #pending = new Set<DeliveryCallback>();
 
   constructor(p: InstanceType<typeof RdProducer>) {
     this.#p = p;
     p.on("delivery-report", (err, report) => {
-      const id = report.opaque as number;
-      const w = this.#pending.get(id);
-      if (!w) return;
-      this.#pending.delete(id);
-      if (err) w.reject(new Error(`delivery failed: ${err.message}`));
-      else w.resolve({ partition: report.partition, offset: String(report.offset) });
+      const done = report.opaque as DeliveryCallback;
+      if (!this.#pending.delete(done)) return;
+      if (err) done(new Error(`delivery failed: ${err.message}`), undefined);
+      else done(undefined, { partition: report.partition, offset: String(report.offset) });
     });
   }
 
@@ -62,16 +69,27 @@ class RdKafkaProducer implements Producer {
   }
 
   send(r: ProduceRecord): Promise<Delivery> {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      try {
-        this.#p.produce(r.topic, null, r.value, r.key, Date.now(), id, Object.entries(r.headers).map(([k, v]) => ({ [k]: v })));
-      } catch (e) {
-        this.#pending.delete(id);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
+    return new Promise((resolve, reject) => this.sendWith(r, (e, d) => (e ? reject(e) : resolve(d as Delivery))));
+  }
+
+  /** Key and header values as Buffers: the binding then copies bytes instead of converting strings to UTF-8 per send. */
+  prepare(r: ProduceRecord): PreparedRecord {
+    const headers: Record<string, Buffer>[] = [];
+    for (const k in r.headers) headers.push({ [k]: Buffer.from(r.headers[k] as string) });
+    const native: NativeRecord = { value: r.value, key: Buffer.from(r.key), headers };
+    return { topic: r.topic, prepared: true, native };
+  }
+
+  /** The callback itself rides along as the record's opaque, so a delivery report needs no lookup table. */
+  sendWith(r: ProduceRecord | PreparedRecord, done: DeliveryCallback): void {
+    const n = "prepared" in r ? (r.native as NativeRecord) : (this.prepare(r).native as NativeRecord);
+    this.#pending.add(done);
+    try {
+      this.#p.produce(r.topic, null, n.value, n.key, Date.now(), done, n.headers);
+    } catch (e) {
+      this.#pending.delete(done);
+      done(e instanceof Error ? e : new Error(String(e)), undefined);
+    }
   }
 
   flush(timeoutMs = 30_000): Promise<void> {
@@ -81,8 +99,9 @@ class RdKafkaProducer implements Producer {
   async close(): Promise<void> {
     await this.flush(10_000).catch(() => {});
     await new Promise<void>((resolve) => this.#p.disconnect(5_000, () => resolve()));
-    for (const w of this.#pending.values()) w.reject(new Error("producer closed before delivery"));
+    const left = [...this.#pending];
     this.#pending.clear();
+    for (const done of left) done(new Error("producer closed before delivery"), undefined);
   }
 }
 

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
-import type { Admin, ClientTls, ConsumedRecord, Consumer, ConsumerOptions, KafkaDriver, Producer, ProduceRecord, TopicCreate } from "./driver.ts";
-import { readSvidPems } from "./driver.ts";
+import type { Admin, ClientTls, ConsumedRecord, Consumer, ConsumerOptions, DeliveryCallback, KafkaDriver, PreparedRecord, Producer, ProduceRecord, TopicCreate } from "./driver.ts";
+import { hasSendWith, readSvidPems } from "./driver.ts";
 
 /**
  * SVID rotation for long-lived clients. librdkafka (2.15) and kafkajs read a client certificate once, when the
@@ -111,6 +111,19 @@ class RotatingProducer implements Producer {
 
   send(r: ProduceRecord) {
     return this.#current.send(r);
+  }
+
+  /** Prepared by the current client: a client made on rotation is of the same driver, so it reads the same form. */
+  prepare(r: ProduceRecord): PreparedRecord {
+    const c = this.#current;
+    return hasSendWith(c) ? c.prepare(r) : { topic: r.topic, prepared: true, native: r };
+  }
+
+  /** Present whatever the current client is: one without the capability still ends in the callback. */
+  sendWith(r: ProduceRecord | PreparedRecord, done: DeliveryCallback): void {
+    const c = this.#current;
+    if (hasSendWith(c)) c.sendWith(r, done);
+    else c.send("prepared" in r ? (r.native as ProduceRecord) : r).then((d) => done(undefined, d), (e: unknown) => done(e instanceof Error ? e : new Error(String(e)), undefined));
   }
 
   flush(timeoutMs?: number): Promise<void> {

@@ -109,7 +109,7 @@ describe("parseWorkload: invalid workloads", () => {
     });
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding\)$/),
+        expect.stringMatching(/^workload\.colour: unknown key \(allowed: durationMs, warmupMs, warmupMaxMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding\)$/),
         'workload.driver: "rdkafka" is not one of "confluent", "kafkajs"',
         'workload.durationMs: "10 parsecs" is not a duration (examples: 500ms, 30s, 5m, 1h)',
         "workload.population: 0 is below the minimum 1",
@@ -127,7 +127,7 @@ describe("parseWorkload: invalid workloads", () => {
 
   it("reports min above max together with an unknown key", () => {
     expect(rejectionOf({ centrelink: { debtCheckMs: { min: 10, max: 5 } }, extra: 1 }).problems).toEqual([
-      "workload.extra: unknown key (allowed: durationMs, warmupMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding)",
+      "workload.extra: unknown key (allowed: durationMs, warmupMs, warmupMaxMs, rate, seed, driver, population, centrelink, regions, ato, drainTimeoutMs, topics, schemaMismatch, encoding)",
       "workload.centrelink.debtCheckMs: min is above max",
     ]);
   });

@@ -61,7 +61,7 @@ export class KafkaNode implements AsyncDisposable {
   async format(clusterId: string): Promise<void> {
     await runTool(
       `kafka ${this.id} format`,
-      kafkaJavaArgv(this.#install, 256, "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", this.propertiesFile], this.#jvmOpts()),
+      kafkaJavaArgv(this.#install, 256, "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", this.propertiesFile], this.#jvmOpts(), { shortLived: true }),
       { hint: `check ${this.propertiesFile}; the log dirs must be empty or formatted for this cluster id` },
     );
   }

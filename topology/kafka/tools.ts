@@ -34,14 +34,14 @@ export const renderProperties = (props: Record<string, string>): string =>
  */
 export async function runKafkaTool(what: string, access: KafkaAccess, mainClass: string, args: string[], opts: { hint: string; timeoutMs: number }): Promise<string> {
   const kafka = await installKafka();
-  if (!access.tls) return runTool(what, kafkaJavaArgv(kafka, 128, mainClass, ["--bootstrap-server", access.bootstrap, ...args]), opts);
+  if (!access.tls) return runTool(what, kafkaJavaArgv(kafka, 128, mainClass, ["--bootstrap-server", access.bootstrap, ...args], [], { shortLived: true }), opts);
   const jar = await installSpiffeJar();
   const dir = mkdtempSync(join(tmpdir(), "meshlab-tool-"));
   try {
     const conf = join(dir, "client.properties");
     writeFileSync(conf, `${renderProperties(javaClientTls(access.tls))}\n`);
     const k = { ...kafka, classpath: `${kafka.classpath}:${jar.jar}` };
-    return await runTool(what, kafkaJavaArgv(k, 128, mainClass, ["--bootstrap-server", access.bootstrap, "--command-config", conf, ...args]), opts);
+    return await runTool(what, kafkaJavaArgv(k, 128, mainClass, ["--bootstrap-server", access.bootstrap, "--command-config", conf, ...args], [], { shortLived: true }), opts);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
