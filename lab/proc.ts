@@ -33,6 +33,19 @@ export interface SpawnOptions {
   stopGraceMs?: number;
   /** Run as this Unix user (uid/gid, no supplementary groups): how SPIRE's `unix:uid` selector tells workloads apart. */
   user?: { uid: number; gid: number };
+  /**
+   * The mesh address the process serves on (the plan's host for it). A local process ignores it; a backend that
+   * runs processes elsewhere puts the process there (topology/backend.ts).
+   */
+  host?: string;
+}
+
+/**
+ * What starts a component's process: the Supervisor (a local process group), or a backend that runs it elsewhere
+ * (a container). The handle offers the same capabilities either way: signal, pause (SIGSTOP/SIGCONT), stop, logs.
+ */
+export interface Launcher {
+  spawn(name: string, argv: readonly string[], opts: SpawnOptions): ProcessHandle;
 }
 
 interface RecordedProcess {
@@ -58,6 +71,9 @@ const procStat = (pid: number): string | undefined => {
   }
 };
 
+/** This process as a run record names its runner: pid and start time (what `isSameProcess` checks). */
+export const thisRunner = (): { pid: number; startTime: string } => ({ pid: process.pid, startTime: procStat(process.pid) ?? "" });
+
 const procArgv = (pid: number): string[] | undefined => {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0$/, "").split("\0");
@@ -77,7 +93,7 @@ export const pidAlive = (pid: number): boolean => {
 };
 
 /** True while `pid` is the very process that was recorded: same start time, same command line. */
-function isSameProcess(p: { pid: number; startTime: string; argv?: string[] }): boolean {
+export function isSameProcess(p: { pid: number; startTime: string; argv?: string[] }): boolean {
   if (procStat(p.pid) !== p.startTime) return false;
   if (!p.argv) return true;
   const argv = procArgv(p.pid);
@@ -167,7 +183,7 @@ class ChildHandle implements ProcessHandle {
  * its children too) and, via setpriv, a parent-death signal, so even a SIGKILLed runner leaves nothing behind.
  * The record on disk lets a later run reap what a killed one left, matched by pid, start time and command line.
  */
-export class Supervisor implements AsyncDisposable {
+export class Supervisor implements AsyncDisposable, Launcher {
   readonly runId: string;
   readonly #recordFile: string;
   readonly #record: RunRecord;
@@ -180,7 +196,7 @@ export class Supervisor implements AsyncDisposable {
     this.#recordFile = join(stateDir, `${runId}.json`);
     this.#record = {
       runId,
-      runner: { pid: process.pid, startTime: procStat(process.pid) ?? "" },
+      runner: thisRunner(),
       processes: [],
     };
     this.#save();

@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
 import { progress } from "../../lab/log.ts";
-import { DisposableGroup, exitedError, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { DisposableGroup, exitedError, type Launcher, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import type { Backend } from "../backend.ts";
+import { localBackend } from "./backend.ts";
 import type { ClientTls, KafkaAccess } from "../../generators/drivers/driver.ts";
 import { createAcls } from "../kafka/acls.ts";
 import { installKafka, type KafkaInstall } from "../kafka/install.ts";
@@ -87,18 +89,20 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
 }
 
 /**
- * Stands a mesh up as local processes: proxies first (every advertised address is a proxy), then each region's
- * KRaft nodes in parallel, topics, and the registry. Whatever started is stopped again if a later step fails.
+ * Stands a mesh up on a backend (local processes unless one is given): proxies first (every advertised address is
+ * a proxy), then each region's KRaft nodes in parallel, topics, and the registry. Whatever started is stopped
+ * again if a later step fails. The identity plane (SPIRE, its sidecars) always runs as local processes.
  */
-export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; supervisor: Supervisor }): Promise<Mesh> {
+export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; supervisor: Supervisor; backend?: Backend }): Promise<Mesh> {
   const versions = await installMeshComponents(spec);
-  const plan = planMesh(spec, opts.runDir, await freePorts(portsNeeded(spec)));
+  const backend = opts.backend ?? (await localBackend(opts));
+  const plan = planMesh(spec, opts.runDir, await freePorts(portsNeeded(spec)), undefined, backend.placement);
   await using stack = new DisposableGroup();
 
   let toxiproxy: StartedToxiproxy | undefined;
   if (plan.toxiproxyApi) {
     const done = progress("starting toxiproxy");
-    toxiproxy = stack.use(await StartedToxiproxy.start({ supervisor: opts.supervisor, api: plan.toxiproxyApi, logFile: join(opts.runDir, "toxiproxy.log") }));
+    toxiproxy = stack.use(await StartedToxiproxy.start({ supervisor: backend, api: plan.toxiproxyApi, logFile: join(opts.runDir, "toxiproxy.log") }));
     await toxiproxy.addLinks(plan.regions.flatMap((r) => r.links).filter((l) => l.listen.port !== l.upstream.port));
     done(`${plan.regions.reduce((n, r) => n + r.links.filter((l) => l.klass !== LAB_CLASS).length, 0)} links proxied`);
   }
@@ -107,10 +111,10 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
 
   let redis: StartedRedis | undefined;
   const redisStarting = plan.redis
-    ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
+    ? StartedRedis.start({ supervisor: backend, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
     : undefined;
   redisStarting?.catch(() => {});
-  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name))));
+  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, backend, stack, spire?.region(r.name))));
   await redisStarting;
 
   const mirrorMakers: MirrorMakerProcess[] = [];
@@ -121,7 +125,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     const mm2 = spire ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
     const done = progress(`starting MirrorMaker 2 (${spec.replication.flows.map((f) => `${f.source}->${f.target}`).join(", ")})`);
     for (const target of new Set(spec.replication.flows.map((f) => f.target))) {
-      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor, tls: clientTls(spire?.region(target).files("mirrormaker")) }));
+      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: backend, tls: clientTls(spire?.region(target).files("mirrormaker")), host: backend.placement.hostOf(`mirrormaker:${target}`) }));
       m.start();
       mirrorMakers.push(m);
     }
@@ -174,7 +178,7 @@ export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall
   return { ...kafka, classpath: `${kafka.classpath}:${(await installSpiffeJar()).jar}` };
 }
 
-async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegion> {
+async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: Launcher, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegion> {
   const kafka = await kafkaWithPlugins(spec);
   const regionSpec = spec.regions.find((r) => r.name === plan.name);
   if (!regionSpec) throw new Error(`no region ${plan.name}`);
@@ -336,7 +340,7 @@ async function standUpRegion(spec: TopologySpec, plan: RegionPlan, supervisor: S
   };
 }
 
-async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegistry> {
+async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Launcher, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegistry> {
   const done = progress(`region ${plan.name}: starting Apicurio Registry (${spec.registry.storage})`);
   const registry = stack.use(
     await StartedRegistry.start({

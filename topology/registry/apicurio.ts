@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
-import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { exitedError, type Launcher, type ProcessHandle, waitUntil } from "../../lab/proc.ts";
 import { startTlsFront } from "../ghostunnel/ghostunnel.ts";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
 import { agentFor, getJson } from "../../generators/svid-https.ts";
@@ -72,7 +72,7 @@ export class StartedRegistry implements AsyncDisposable {
    * registry restart and any registry on the same cluster serves the same ids.
    */
   static async start(opts: {
-    supervisor: Supervisor;
+    supervisor: Launcher;
     name: string;
     dir: string;
     bind: Endpoint;
@@ -117,6 +117,7 @@ export class StartedRegistry implements AsyncDisposable {
         cwd: opts.dir,
         logFile: join(opts.dir, "apicurio.log"),
         stopGraceMs: 3_000,
+        host: opts.bind.host,
         env: {
           QUARKUS_HTTP_HOST: own.host,
           QUARKUS_HTTP_PORT: String(own.port),
