@@ -61,7 +61,8 @@ interface RunRecord {
   processes: RecordedProcess[];
 }
 
-const procStat = (pid: number): string | undefined => {
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
+export const procStat = (pid: number): string | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 22 (starttime) counts from the field after the command name, which may itself hold spaces or ')'.

@@ -6,7 +6,7 @@ import { type ContainerRuntimeClient, GenericContainer, getContainerRuntimeClien
 import { BadInputError, InfraError, InterruptedError } from "../../lab/errors.ts";
 import { cacheRoot } from "../../lab/install.ts";
 import { progress } from "../../lab/log.ts";
-import { type ExitStatus, isSameProcess, type ProcessHandle, readTail, type SpawnOptions, thisRunner } from "../../lab/proc.ts";
+import { type ExitStatus, isSameProcess, type ProcessHandle, procStat, readTail, type SpawnOptions, thisRunner } from "../../lab/proc.ts";
 import type { Backend, BackendContext } from "../backend.ts";
 import type { Placement } from "../plan.ts";
 import { ensureEngine, hostLimits } from "./engine.ts";
@@ -164,10 +164,18 @@ class ContainerHandle implements ProcessHandle {
       async (id) => {
         const c = client.container.getById(id);
         this.#pid = (await c.inspect()).State.Pid ?? 0;
-        void c.wait().then(
-          (r: { StatusCode: number }) => finish({ code: SIGNAL_EXIT[r.StatusCode] ? null : r.StatusCode, signal: SIGNAL_EXIT[r.StatusCode] ?? null }),
-          () => finish({ code: null, signal: null }),
-        );
+        // The engine's own wait polls the runtime (Podman 4.3: `runc state` four times a second per container, half
+        // a core for a mesh): the container's process is watched from this machine instead, and asked once at exit.
+        const self = { pid: this.#pid, startTime: procStat(this.#pid) ?? "" };
+        const watch = setInterval(async () => {
+          if (isSameProcess(self)) return;
+          clearInterval(watch);
+          const code = await c.inspect().then(
+            (i) => i.State.ExitCode,
+            () => undefined,
+          );
+          finish(code === undefined ? { code: null, signal: null } : { code: SIGNAL_EXIT[code] ? null : code, signal: SIGNAL_EXIT[code] ?? null });
+        }, 250);
         return id;
       },
       (e: unknown) => {
