@@ -119,7 +119,12 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
     ...(topology.backend === "containers" ? containersProblems(topology) : []),
     ...faults.flatMap((f, i) => (topology.backend === "containers" && f.kind === "partition" ? [`faults[${i}].kind: partition needs a source address per node on the proxy (per-source links), which the containers backend has not (one address per container)`] : [])),
   ];
-  if (backendProblems.length) throw new BadInputError(`scenario ${scenario.name} on the ${topology.backend} backend`, backendProblems, "run it with --backend local, or --security plaintext for containers");
+  if (backendProblems.length)
+    throw new BadInputError(
+      `scenario ${scenario.name} on the ${topology.backend} backend`,
+      backendProblems,
+      topology.security === "mtls" ? "add --security plaintext, or run it with --backend local (which runs mTLS)" : "run it with --backend local (partitions cut per-source links there)",
+    );
   return { scenario, topology, workload, slo, faults };
 }
 
