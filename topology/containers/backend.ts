@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { request } from "node:http";
 import { dirname } from "node:path";
-import { type ContainerRuntimeClient, GenericContainer, getContainerRuntimeClient, PullPolicy } from "testcontainers";
+import { type ContainerRuntimeClient, GenericContainer, getContainerRuntimeClient, ImageName, PullPolicy } from "testcontainers";
 import { BadInputError, InfraError, InterruptedError } from "../../lab/errors.ts";
 import { cacheRoot } from "../../lab/install.ts";
 import { progress } from "../../lab/log.ts";
@@ -10,7 +10,7 @@ import { type ExitStatus, isSameProcess, type ProcessHandle, procStat, readTail,
 import type { Backend, BackendContext } from "../backend.ts";
 import type { Placement } from "../plan.ts";
 import { ensureEngine, hostLimits } from "./engine.ts";
-import { ensureImage, IMAGE_JAVA_HOME } from "./image.ts";
+import { ensureImage, IMAGE_JAVA_HOME, imageName } from "./image.ts";
 import { containersProblems } from "./limits.ts";
 
 /** Every container and network the lab creates carries this label (and the run's, and its runner's). */
@@ -32,8 +32,15 @@ export async function containersBackend(ctx: BackendContext): Promise<Backend> {
   if (problems.length) throw new BadInputError(`topology ${ctx.spec.name}`, problems, "see README, \"Backends\"");
   const done = progress("containers: engine, image and network");
   const { socket, engine } = await ensureEngine(ctx.supervisor);
-  const image = await ensureImage();
   const client = await getContainerRuntimeClient();
+  // The lab builds the image into its own Podman; an engine someone else runs (DOCKER_HOST) must have it already.
+  const image = engine === "docker-api" ? imageName() : await ensureImage();
+  if (!(await client.image.exists(ImageName.fromString(image))))
+    throw new InfraError({
+      component: "containers",
+      message: `the engine at ${socket} has no image ${image}`,
+      hint: "the lab never pulls: build the rootfs as README \"Backends\" says and import it (docker import rootfs.tar <that name>), or unset DOCKER_HOST to use the lab's Podman",
+    });
   const reaped = await reapContainers(socket);
   const id = randomBytes(4).toString("hex");
   const network = `meshlab-${id}`;
