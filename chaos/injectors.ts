@@ -4,7 +4,7 @@ import { type ProcessHandle, waitUntil } from "../lab/proc.ts";
 import { runKafkaTool } from "../topology/kafka/tools.ts";
 import type { KafkaNode } from "../topology/kafka/node.ts";
 import type { StartedRegion } from "../topology/local/mesh.ts";
-import { addr, LAB_CLASS, type Link } from "../topology/plan.ts";
+import { addr, LAB_CLASS, type Link, PEER_CLASSES, type RegionPlan } from "../topology/plan.ts";
 import { fillWithRecords } from "./ballast.ts";
 import { slowDependency } from "./dependency.ts";
 import { fillDisk } from "./disk.ts";
@@ -141,6 +141,18 @@ export function linksTo(ctx: Pick<ChaosContext, "regions">, target: string, klas
 export function crossesPartition(l: Link, isolated: Set<string>): boolean {
   if (l.klass === LAB_CLASS || l.listen.port === l.upstream.port) return false;
   return l.source === undefined ? isolated.has(l.target) : isolated.has(l.target) !== isolated.has(l.source);
+}
+
+/**
+ * The links a partition isolating `isolated` drops. Node-to-node traffic can only be cut both ways with per-source
+ * links; a mesh without them (the containers backend: one address per container) is refused rather than half cut.
+ */
+export function partitionLinks(regions: Pick<RegionPlan, "links">[], isolated: Set<string>): Link[] {
+  const links = regions.flatMap((g) => g.links);
+  const peer = links.some((l) => (PEER_CLASSES as readonly string[]).includes(l.klass) && l.listen.port !== l.upstream.port);
+  if (peer && !links.some((l) => l.source))
+    throw new Error("partition: this mesh has no per-source links (its backend gives each node one address), so traffic between nodes cannot be cut in both directions; run it on the local backend");
+  return links.filter((l) => crossesPartition(l, isolated));
 }
 
 /** The view selectors resolve against: the live mesh, asked at injection time. */
@@ -460,8 +472,7 @@ export function createInjector(ctx: ChaosContext): Injector {
         // Both directions between the isolated nodes and everyone else drop their packets: client links towards
         // them, and each node-to-node link (one per source and target) that crosses the cut. Links inside either
         // side, and the lab's own listener, are untouched.
-        const ids = new Set(r.ids);
-        const links = ctx.regions.flatMap((g) => g.plan.links).filter((l) => crossesPartition(l, ids));
+        const links = partitionLinks(ctx.regions.map((g) => g.plan), new Set(r.ids));
         const inj = await degradeLinks(new Toxics(ctx.toxiproxyApi), links.map((l) => l.name), "timeout", { timeout: 0 }, ["upstream", "downstream"]);
         return { ...inj, target: r.ids.join(","), details: { ...inj.details, isolated: r.ids, addresses: links.map((l) => addr(l.listen)) } };
       }

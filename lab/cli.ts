@@ -7,6 +7,7 @@ import { NAMED_PROFILES } from "../generators/profiles.ts";
 import { findScenario, scenarios, suites } from "../scenarios/index.ts";
 import { writeStarter } from "../scenarios/starter.ts";
 import { loadScenarioFile } from "../scenarios/user.ts";
+import { ensureImage } from "../topology/containers/image.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
 import { loadTopology } from "../topology/spec.ts";
 import { looksLikePath } from "./data-file.ts";
@@ -49,7 +50,7 @@ function expandLists(args: readonly string[], lists: readonly string[]): string[
 const commands: Record<string, Command> = {
   run: {
     summary: "stand up a mesh, run a scenario, write result.json and the HDR files",
-    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--encoding avro|protobuf] [--warmup-max D] [--find-max [--max-steps N] [--capacity-records N]]",
+    usage: "./meshlab run <scenario | FILE.ts | FILE.yaml | FILE.json> [--repeat N] [--topology NAME|FILE] [--duration 30s | --soak] [--rate N | --profile seed-steady|seed-eofy | --replay FILE.csv] [--scale X] [--seed N] [--out DIR] [--driver confluent|kafkajs] [--consumers N] [--security mtls|plaintext] [--backend local|containers] [--encoding avro|protobuf] [--warmup-max D] [--find-max [--max-steps N] [--capacity-records N]]",
     help: `Runs a scenario end to end on real components (Kafka, Apicurio, Toxiproxy) as local processes: a built-in
 one by name, or a scenario file of your own (an argument with a '/' or ending in .ts, .json, .yaml or .yml;
 ./meshlab init writes a starter).
@@ -68,6 +69,8 @@ Options:
   --driver NAME    Kafka client driver: confluent (librdkafka, default) or kafkajs
   --consumers N    Centrelink consumer-engine instances
   --security S     mtls (the default: SPIRE SVIDs on every link) or plaintext (for comparison), over the topology
+  --backend B      where the mesh runs, over the topology's backend: local (processes, the default) or containers
+                   (Podman or Docker through testcontainers; plaintext meshes only)
   --encoding E     payload encoding of both topics: avro or protobuf, over the scenario's workload.encoding
   --repeat N       run it N times, each on a freshly stood-up mesh, into <out>/rep-1..N (default out:
                    runs/<scenario>-<time>-xN): a set for ./meshlab compare --baseline/--candidate
@@ -94,6 +97,7 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
       driver: { type: "string" },
       consumers: { type: "string" },
       security: { type: "string" },
+      backend: { type: "string" },
       topology: { type: "string" },
       encoding: { type: "string" },
       soak: { type: "boolean" },
@@ -137,11 +141,13 @@ Scenarios: ${Object.keys(scenarios).join(", ")}; suites: ${Object.keys(suites).j
         out: v.out as string | undefined,
         driver: v.driver as string | undefined,
         security: v.security as "mtls" | "plaintext" | undefined,
+        backend: v.backend as "local" | "containers" | undefined,
         topology: topologyArg(v.topology as string | undefined),
         encoding: v.encoding as Encoding | undefined,
       };
       if (v.encoding !== undefined && !(ENCODINGS as readonly unknown[]).includes(v.encoding)) problems.push(`--encoding ${v.encoding}: expected ${ENCODINGS.join(" or ")}`);
       if (v.security !== undefined && v.security !== "mtls" && v.security !== "plaintext") problems.push(`--security ${v.security}: expected mtls or plaintext`);
+      if (v.backend !== undefined && v.backend !== "local" && v.backend !== "containers") problems.push(`--backend ${v.backend}: expected local or containers (hosts is not available yet)`);
       if ([v.rate, v.profile, v.replay].filter((x) => x !== undefined).length > 1) problems.push("--rate, --profile and --replay each set the rate: give one");
       if (v.profile !== undefined && !NAMED_PROFILES.includes(v.profile as string))
         problems.push(`--profile ${v.profile}: expected ${NAMED_PROFILES.join(" or ")} (other profiles take parameters: set them in the scenario's workload.rate)`);
@@ -200,11 +206,13 @@ an existing file (exit 2).`,
   Node LTS and npm packages (by ./meshlab itself), Kafka jars and tools (Maven Central), MirrorMaker 2
   (Maven Central), Apicurio Registry (Maven Central), Toxiproxy (go install), SPIRE and spiffe-helper (built from
   the Go module proxy: about 10 CPU minutes the first time) and the lab's Kafka SPIFFE plug-ins; Redis comes from
-  Debian with the build packages. A warm cache makes this a few stat calls.`,
+  Debian with the build packages. The containers backend's image is built from Debian's packages with mmdebstrap
+  and imported into Podman (1-2.5 minutes the first time). A warm cache makes this a few stat calls.`,
     options: {},
     async run() {
       const versions = await installMeshComponents(everyComponent());
-      info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}`);
+      const image = await ensureImage();
+      info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}, container image ${image}`);
       return ExitCode.ok;
     },
   },
@@ -229,7 +237,7 @@ an existing file (exit 2).`,
       const projects = v.unit ? ["--project", "unit"] : v.integration ? ["--project", "integration"] : [];
       // Everything the integration tests start, before any of them runs: a build inside a test (SPIRE takes
       // about 10 CPU minutes on a fresh machine) would eat its timeout.
-      if (!v.unit) await installMeshComponents(everyComponent());
+      if (!v.unit) await Promise.all([installMeshComponents(everyComponent()), ensureImage()]);
       return step("tests (vitest)", [bin("vitest"), "run", ...projects, ...pos]) === 0 ? ExitCode.ok : ExitCode.sloBreached;
     },
   },

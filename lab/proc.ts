@@ -33,6 +33,19 @@ export interface SpawnOptions {
   stopGraceMs?: number;
   /** Run as this Unix user (uid/gid, no supplementary groups): how SPIRE's `unix:uid` selector tells workloads apart. */
   user?: { uid: number; gid: number };
+  /**
+   * The mesh address the process serves on (the plan's host for it). A local process ignores it; a backend that
+   * runs processes elsewhere puts the process there (topology/backend.ts).
+   */
+  host?: string;
+}
+
+/**
+ * What starts a component's process: the Supervisor (a local process group), or a backend that runs it elsewhere
+ * (a container). The handle offers the same capabilities either way: signal, pause (SIGSTOP/SIGCONT), stop, logs.
+ */
+export interface Launcher {
+  spawn(name: string, argv: readonly string[], opts: SpawnOptions): ProcessHandle;
 }
 
 /** A process that exited by itself with a failure: nobody stopped or signalled it. */
@@ -58,7 +71,8 @@ interface RunRecord {
   processes: RecordedProcess[];
 }
 
-const procStat = (pid: number): string | undefined => {
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
+export const procStat = (pid: number): string | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 22 (starttime) counts from the field after the command name, which may itself hold spaces or ')'.
@@ -67,6 +81,9 @@ const procStat = (pid: number): string | undefined => {
     return undefined;
   }
 };
+
+/** This process as a run record names its runner: pid and start time (what `isSameProcess` checks). */
+export const thisRunner = (): { pid: number; startTime: string } => ({ pid: process.pid, startTime: procStat(process.pid) ?? "" });
 
 const procArgv = (pid: number): string[] | undefined => {
   try {
@@ -87,7 +104,7 @@ export const pidAlive = (pid: number): boolean => {
 };
 
 /** True while `pid` is the very process that was recorded: same start time, same command line. */
-function isSameProcess(p: { pid: number; startTime: string; argv?: string[] }): boolean {
+export function isSameProcess(p: { pid: number; startTime: string; argv?: string[] }): boolean {
   if (procStat(p.pid) !== p.startTime) return false;
   if (!p.argv) return true;
   const argv = procArgv(p.pid);
@@ -182,7 +199,7 @@ class ChildHandle implements ProcessHandle {
  * its children too) and, via setpriv, a parent-death signal, so even a SIGKILLed runner leaves nothing behind.
  * The record on disk lets a later run reap what a killed one left, matched by pid, start time and command line.
  */
-export class Supervisor implements AsyncDisposable {
+export class Supervisor implements AsyncDisposable, Launcher {
   readonly runId: string;
   readonly #recordFile: string;
   readonly #record: RunRecord;
@@ -199,7 +216,7 @@ export class Supervisor implements AsyncDisposable {
     this.#recordFile = join(stateDir, `${runId}.json`);
     this.#record = {
       runId,
-      runner: { pid: process.pid, startTime: procStat(process.pid) ?? "" },
+      runner: thisRunner(),
       processes: [],
     };
     this.#save();

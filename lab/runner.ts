@@ -30,6 +30,9 @@ import { closePhases, lagSummary, phaseResults } from "../reports/timeline.ts";
 import type { Scenario, ScenarioContext } from "../scenarios/scenario.ts";
 import { type Mesh, standUpMesh } from "../topology/local/mesh.ts";
 import { addr, LAB_CLASS } from "../topology/plan.ts";
+import type { Backend } from "../topology/backend.ts";
+import { createBackend } from "../topology/backends.ts";
+import { containersProblems } from "../topology/containers/limits.ts";
 import { loadTopology, parseTopology, type TopologySpec } from "../topology/spec.ts";
 import { BadInputError, ExitCode, InfraError, InterruptedError } from "./errors.ts";
 import { auditDeadLetters, DEAD_LETTER_COUNTS, type DeadLetterAudit, prepareDeadLetters } from "./dead-letters.ts";
@@ -60,6 +63,8 @@ export interface RunOverrides {
   topology?: string;
   /** Overrides the workload's payload encoding. */
   encoding?: Encoding;
+  /** Overrides the topology's `backend`: where the mesh's processes run (topology/backends.ts). */
+  backend?: TopologySpec["backend"];
 }
 
 export interface ResolvedRun {
@@ -90,7 +95,8 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
   const base = typeof ref === "string" ? loadTopology(ref) : parseTopology(ref, `scenario ${scenario.name}`);
   // The scenario's broker settings go over the topology's (a disk scenario's retention check interval ...).
   const configured = scenario.kafkaConfig ? { ...base, kafka: { ...base.kafka, config: { ...base.kafka.config, ...scenario.kafkaConfig } } } : base;
-  const topology = o.security ? { ...configured, security: o.security } : configured;
+  const secured = o.security ? { ...configured, security: o.security } : configured;
+  const topology = o.backend ? { ...secured, backend: o.backend } : secured;
   const w = structuredClone(scenario.workload) as Record<string, unknown>;
   if (o.durationMs !== undefined) w.durationMs = o.durationMs;
   if (o.warmupMaxMs !== undefined) w.warmupMaxMs = o.warmupMaxMs;
@@ -117,6 +123,16 @@ export function resolveRun(scenario: Scenario, o: RunOverrides): ResolvedRun {
       `scenario ${scenario.name}`,
       needIdentity.map(({ f, i }) => `faults[${i}].kind: ${f.kind} acts on the identity plane, which a ${topology.security} mesh has not`),
       "run it with --security mtls (or on a topology with \"security\": \"mtls\")",
+    );
+  const backendProblems = [
+    ...(topology.backend === "containers" ? containersProblems(topology) : []),
+    ...faults.flatMap((f, i) => (topology.backend === "containers" && f.kind === "partition" ? [`faults[${i}].kind: partition needs a source address per node on the proxy (per-source links), which the containers backend has not (one address per container)`] : [])),
+  ];
+  if (backendProblems.length)
+    throw new BadInputError(
+      `scenario ${scenario.name} on the ${topology.backend} backend`,
+      backendProblems,
+      topology.security === "mtls" ? "add --security plaintext, or run it with --backend local (which runs mTLS)" : "run it with --backend local (partitions cut per-source links there)",
     );
   return { scenario, topology, workload, slo, faults };
 }
@@ -156,6 +172,7 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   const metrics = latencyMetricsOf(workload);
   const recorder = new LatencyRecorder(runDir, metrics, startedAt.getTime());
   let mesh: Mesh | undefined;
+  let backend: Backend | undefined;
   let flow: ClearanceFlow | undefined;
   let lag: LagSampler | undefined;
   let brokerMetrics: MetricsSampler | undefined;
@@ -201,7 +218,11 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
       if (!region) throw new BadInputError(`scenario ${scenario.name}`, [`logDirLimitsMb.${node}: no such node in topology ${topology.name}`], "name a node of the topology");
       mounts.push(limitDir(join(runDir, region.name, node, "data"), mb));
     }
-    mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor }));
+    const starting = createBackend({ spec: topology, runDir, supervisor });
+    // Kept even if the run is aborted meanwhile: what it created is torn down below.
+    void starting.then((b) => (backend = b), () => {});
+    backend = await untilAborted(starting);
+    mesh = await untilAborted(standUpMesh(topology, { runDir, supervisor, backend }));
     brokerMetrics = startMeshMetrics(mesh, runDir, startedAt.getTime());
     flow = new ClearanceFlow({ workload, mesh, recorder });
     await untilAborted(flow.start(supervisor, runDir));
@@ -400,6 +421,8 @@ export async function runScenario(run: ResolvedRun, o: RunOverrides): Promise<Ex
   await withTimeout(flow?.[Symbol.asyncDispose](), 20_000);
   // Bounded: a component's stop is bounded by the supervisor below, a stuck client close is not.
   await withTimeout(mesh ? Promise.resolve(mesh[Symbol.asyncDispose]()) : undefined, 90_000);
+  // The backend's own leftovers (containers, the mesh's network) go before the supervisor stops its engine API.
+  await withTimeout(backend ? Promise.resolve(backend[Symbol.asyncDispose]()).catch((e: unknown) => warn((e as Error).message)) : undefined, 60_000);
   await supervisor.stopAll();
   await disposeAll(mounts);
   down("nothing left running");

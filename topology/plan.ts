@@ -69,6 +69,11 @@ export interface RegionPlan {
 
 export interface MeshPlan {
   spec: TopologySpec;
+  /**
+   * Whether node-to-node traffic takes per-source links (`<target>.<class>.from-<source>`), which needs one source
+   * address per node on the proxy's host (the local loopback has them; a container has one address).
+   */
+  perSourceLinks: boolean;
   regions: RegionPlan[];
   toxiproxyApi: Endpoint | undefined;
   /** The mesh-wide dedupe store (Redis), outside every region. */
@@ -94,6 +99,19 @@ export const sourceHost = (n: number): string => {
   if (n < 1 || n > 254) throw new Error(`sourceHost: node ${n} of the mesh has no loopback source address (1-254 nodes)`);
   return `127.0.${n}.1`;
 };
+
+/**
+ * Where the mesh's components live, as addresses: a backend's answer to "which host does this component listen
+ * on". Components are named `<node id>`, `toxiproxy`, `redis`, `registry:<region>`, `mirrormaker:<region>`.
+ */
+export interface Placement {
+  hostOf(component: string): string;
+  /** Whether one host can hold a source address per node (loopback 127.0.<n>.1), as per-source links need. */
+  perSourceLinks: boolean;
+}
+
+/** Every component on this machine's loopback. */
+export const LOCAL_PLACEMENT: Placement = { hostOf: () => HOST, perSourceLinks: true };
 
 /** Kafka listener name of a link class. */
 export const listenerName = (klass: string): string =>
@@ -183,18 +201,18 @@ function classesOf(spec: TopologySpec, node: NodeSpec): string[] {
  * Decides every address of the mesh: one listener per link class on each node, each advertised through its own
  * proxy. Pure given the ports, so it is unit-tested without starting anything.
  */
-export function planMesh(spec: TopologySpec, runDir: string, ports: number[], clusterIds?: string[]): MeshPlan {
+export function planMesh(spec: TopologySpec, runDir: string, ports: number[], clusterIds?: string[], placement: Placement = LOCAL_PLACEMENT): MeshPlan {
   let next = 0;
-  const take = (): Endpoint => {
+  const take = (component: string): Endpoint => {
     const port = ports[next++];
     if (port === undefined) throw new Error(`planMesh: ran out of ports (${ports.length} given, ${portsNeeded(spec)} needed)`);
-    return { host: HOST, port };
+    return { host: placement.hostOf(component), port };
   };
-  const toxiproxyApi = spec.proxy === "toxiproxy" ? take() : undefined;
-  const redis = spec.dedupeStore === "redis" ? take() : undefined;
-  const link = (klass: string, target: string): Link => {
-    const upstream = take();
-    return { name: `${target}.${klass}`, klass, target, upstream, listen: proxied(spec, klass) ? take() : upstream };
+  const toxiproxyApi = spec.proxy === "toxiproxy" ? take("toxiproxy") : undefined;
+  const redis = spec.dedupeStore === "redis" ? take("redis") : undefined;
+  const link = (klass: string, target: string, component = target): Link => {
+    const upstream = take(component);
+    return { name: `${target}.${klass}`, klass, target, upstream, listen: proxied(spec, klass) ? take("toxiproxy") : upstream };
   };
 
   let nodeSeq = 0;
@@ -213,6 +231,11 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
     // Per-source links of the peer classes: brokers fetch from brokers; every node talks to controllers.
     for (const shared of [...links]) {
       if (!isPeer(shared.klass) || !proxied(spec, shared.klass)) continue;
+      if (!placement.perSourceLinks) {
+        // One address for the proxy: every node resolves a peer's names to the shared link.
+        for (const n of nodes) n.hosts[peerHost(shared.target, shared.klass)] = shared.listen.host;
+        continue;
+      }
       for (const from of r.nodes) {
         // A node reaches its own controller through its own link too: a partition never cuts a node off itself.
         if (shared.klass === "broker" && !from.roles.includes("broker")) continue;
@@ -220,8 +243,8 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
       }
     }
     // Each node resolves exactly the peer names it has a link of its own for.
-    for (const n of nodes) for (const l of links) if (l.source === n.spec.id) n.hosts[peerHost(l.target, l.klass)] = l.listen.host;
-    const registry = link("registry", r.name);
+    if (placement.perSourceLinks) for (const n of nodes) for (const l of links) if (l.source === n.spec.id) n.hosts[peerHost(l.target, l.klass)] = l.listen.host;
+    const registry = link("registry", r.name, `registry:${r.name}`);
     const via = (klass: string, ns: NodeSpec[]) =>
       ns.map((n) => links.find((l) => l.target === n.id && l.klass === klass && !l.source)).filter((l): l is Link => !!l);
     const controllerLinks = via("controller", controllersOf(r));
@@ -241,5 +264,5 @@ export function planMesh(spec: TopologySpec, runDir: string, ports: number[], cl
       registry,
     };
   });
-  return { spec, regions, toxiproxyApi, redis };
+  return { spec, perSourceLinks: placement.perSourceLinks, regions, toxiproxyApi, redis };
 }

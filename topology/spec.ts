@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { looksLikePath, readDataFile } from "../lab/data-file.ts";
 import { BadInputError } from "../lab/errors.ts";
 import { arr, bool, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
+import { containersProblems } from "./containers/limits.ts";
 import { type IdentityPlane, identityCheck, resolveIdentity } from "./spire/identity.ts";
 
 /** A Kafka process role. A node may be a combined broker+controller, or a dedicated one. */
@@ -171,10 +172,8 @@ function crossCheck(spec: DeepPartial<TopologySpec>, problems: Problems): void {
   for (const c of classes)
     if (c && RESERVED_CLASSES.has(c)) problems.push(`topology.clientClasses: "${c}" is reserved for the internal links; pick another name`);
   if (new Set(classes).size !== classes.length) problems.push("topology.clientClasses: names must be unique");
-  if (spec.backend !== undefined && spec.backend !== "local")
-    problems.push(
-      `topology.backend: "${spec.backend}" is not available yet; only "local" (processes on this machine) is implemented`,
-    );
+  if (spec.backend === "hosts") problems.push('topology.backend: "hosts" is not available yet; use "local" (processes on this machine) or "containers"');
+  if (spec.backend === "containers") problems.push(...containersProblems({ security: spec.security ?? "mtls" }));
   const topics = spec.topics ?? [];
   (spec.regions ?? []).forEach((r, ri) => {
     const at = `topology.regions[${ri}]`;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { crossesPartition, linksTo } from "../../chaos/injectors.ts";
+import { crossesPartition, linksTo, partitionLinks } from "../../chaos/injectors.ts";
 import type { StartedRegion } from "../../topology/local/mesh.ts";
 import { planMesh, portsNeeded } from "../../topology/plan.ts";
 import { parseTopology } from "../../topology/spec.ts";
@@ -52,5 +52,16 @@ describe("linksTo", () => {
     expect(linksTo(ctx, "syd-2", "broker").sort()).toEqual(["syd-2.broker", "syd-2.broker.from-syd-1", "syd-2.broker.from-syd-2", "syd-2.broker.from-syd-3"]);
     expect(linksTo(ctx, "syd-2", "ato")).toEqual(["syd-2.ato"]);
     expect(linksTo(ctx, "syd-9", "ato")).toEqual(["syd-9.ato"]); // unknown: the injection names what exists
+  });
+});
+
+describe("a partition on a mesh without per-source links (the containers backend)", () => {
+  it("is refused, saying why, instead of cutting only the traffic towards the isolated node", () => {
+    let n = 0;
+    const hosts = new Map<string, string>();
+    const placement = { perSourceLinks: false, hostOf: (c: string) => hosts.get(c) ?? (hosts.set(c, `10.89.3.${10 + n++}`).get(c) as string) };
+    const one = planMesh(spec, "/tmp/run", Array.from({ length: portsNeeded(spec) }, (_, i) => 20000 + i), ["c"], placement);
+    expect(() => partitionLinks(one.regions, new Set(["syd-2"]))).toThrow(/no per-source links .* run it on the local backend/);
+    expect(partitionLinks(plan.regions, new Set(["syd-2"])).map((l) => l.name).sort()).toEqual(cut(["syd-2"]));
   });
 });

@@ -288,3 +288,38 @@ describe("listenerName and newClusterId", () => {
     for (let i = 0; i < 2000; i++) expect(newClusterId().startsWith("-")).toBe(false);
   });
 });
+
+describe("planMesh on a placement with one address per component (the containers backend)", () => {
+  const spec = loadSpec("one-region.json");
+  const addresses = new Map<string, string>();
+  const placement = {
+    perSourceLinks: false,
+    hostOf: (c: string) => addresses.get(c) ?? (addresses.set(c, `10.89.7.${10 + addresses.size}`).get(c) as string),
+  };
+  const p = planMesh(spec, RUN_DIR, portsFor(spec), ["cluster-syd"], placement);
+  const region = onlyRegion(p);
+  const at = (component: string) => addresses.get(component);
+
+  it("puts every proxied link's listener on Toxiproxy's address and its upstream on the target's own", () => {
+    expect(p.perSourceLinks).toBe(false);
+    expect(p.toxiproxyApi?.host).toBe(at("toxiproxy"));
+    expect(p.redis?.host).toBe(at("redis"));
+    for (const l of allLinks(p).filter((x) => x.klass !== LAB_CLASS)) expect(l.listen.host, l.name).toBe(at("toxiproxy"));
+    for (const n of region.nodes) for (const l of n.listeners) expect(l.bind.host, `${n.spec.id} ${l.name}`).toBe(at(n.spec.id));
+    expect(region.registry.upstream.host).toBe(at("registry:syd"));
+    expect(new Set(addresses.values()).size).toBe(addresses.size);
+  });
+
+  it("has no per-source links; every node resolves its peers' names to the shared links on Toxiproxy", () => {
+    expect(allLinks(p).filter((l) => l.source)).toEqual([]);
+    for (const n of region.nodes) {
+      expect(Object.keys(n.hosts).sort()).toEqual(region.nodes.flatMap((m) => ["broker", "controller"].map((k) => peerHost(m.spec.id, k))).sort());
+      expect(new Set(Object.values(n.hosts))).toEqual(new Set([at("toxiproxy")]));
+    }
+  });
+
+  it("lets the lab reach each broker directly on its own address (the lab listener is not proxied)", () => {
+    expect(region.bootstrap[LAB_CLASS]?.split(",")).toEqual(region.nodes.map((n) => addr(n.listeners.find((l) => l.klass === LAB_CLASS)?.bind ?? { host: "", port: 0 })));
+    expect(region.bootstrap[LAB_CLASS]).not.toContain(HOST);
+  });
+});

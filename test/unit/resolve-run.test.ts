@@ -102,3 +102,30 @@ describe("resolveRun with an SLO in k6 threshold syntax", () => {
     ]);
   });
 });
+
+describe("resolveRun with --backend", () => {
+  const scenario: Scenario = { name: "t", description: "t", topology: oneRegion, workload: {} };
+  const rejection = (s: Scenario, o: Parameters<typeof resolveRun>[1]): BadInputError => {
+    try {
+      resolveRun(s, o);
+    } catch (e) {
+      if (e instanceof BadInputError) return e;
+      throw e;
+    }
+    throw new Error("resolveRun accepted it");
+  };
+
+  it("puts the flag over the topology's backend", () => {
+    expect(resolveRun(scenario, {}).topology.backend).toBe("local");
+    expect(resolveRun(scenario, { backend: "containers", security: "plaintext" }).topology).toMatchObject({ backend: "containers", security: "plaintext" });
+  });
+
+  it("refuses containers for an mTLS mesh, and a partition on containers, saying why", () => {
+    expect(rejection(scenario, { backend: "containers" }).problems).toEqual([expect.stringMatching(/^topology\.backend: "containers" runs plaintext meshes only/)]);
+    const partitioned: Scenario = { ...scenario, faults: [{ kind: "partition", target: { named: "syd-1" }, at: "5s", duration: "5s" }] };
+    expect(rejection(partitioned, { backend: "containers", security: "plaintext" }).problems).toEqual([
+      "faults[0].kind: partition needs a source address per node on the proxy (per-source links), which the containers backend has not (one address per container)",
+    ]);
+    expect(resolveRun(partitioned, {}).faults).toHaveLength(1);
+  });
+});

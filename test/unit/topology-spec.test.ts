@@ -144,7 +144,7 @@ describe("parseTopology: invalid specs", () => {
     const p = err.problems;
     const has = (re: RegExp) => expect(p.some((x) => re.test(x)), `no problem matches ${re}\n${p.join("\n")}`).toBe(true);
     has(/^topology\.regions\[0\]\.nodes\[1\]\.colour: unknown key \(allowed: id, nodeId, roles, az\)$/);
-    has(/^topology\.backend: "containers" is not available yet/);
+    has(/^topology\.backend: "containers" runs plaintext meshes only/);
     has(/^topology\.clientClasses: "lab" is reserved/);
     has(/^topology\.regions\[0\]\.nodes: region "syd" has 2 controllers; a KRaft quorum needs an odd number/);
     has(/^topology\.topics\[0\]\.replicationFactor: 3 exceeds the 2 broker\(s\) of region "syd"$/);
@@ -326,9 +326,14 @@ describe("parseTopology: invalid specs", () => {
     expect(problem).toMatch(/^topology\.regions\[0\]\.name: /);
   });
 
-  it.each(["containers", "hosts"])('rejects backend "%s" as not implemented yet', (backend) => {
-    expect(rejectionOf({ ...valid(), backend }).problems).toEqual([
-      `topology.backend: "${backend}" is not available yet; only "local" (processes on this machine) is implemented`,
+  it('rejects backend "hosts" as not implemented yet', () => {
+    expect(rejectionOf({ ...valid(), backend: "hosts" }).problems).toEqual(['topology.backend: "hosts" is not available yet; use "local" (processes on this machine) or "containers"']);
+  });
+
+  it('accepts backend "containers" on a plaintext mesh only, saying why', () => {
+    expect(parseTopology({ ...valid(), backend: "containers", security: "plaintext" })).toMatchObject({ backend: "containers", security: "plaintext" });
+    expect(rejectionOf({ ...valid(), backend: "containers" }).problems).toEqual([
+      'topology.backend: "containers" runs plaintext meshes only (the SPIRE identity plane is not carried into containers yet); set "security": "plaintext" or run with --security plaintext',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { goBuild, type Installed, installOnce } from "../../lab/install.ts";
-import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { Launcher, ProcessHandle } from "../../lab/proc.ts";
 import { addr, type Endpoint } from "../plan.ts";
 
 /**
@@ -17,7 +17,7 @@ export async function installGhostunnel(): Promise<Installed & { bin: string }> 
 }
 
 export interface TlsFrontOptions {
-  supervisor: Supervisor;
+  supervisor: Launcher;
   name: string;
   logFile: string;
   /** Where clients connect (TLS). */

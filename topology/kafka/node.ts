@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runTool } from "../../lab/install.ts";
-import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { Launcher, ProcessHandle } from "../../lab/proc.ts";
 import type { MetricsAgent } from "../metrics/jolokia.ts";
 import type { NodePlan, RegionPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
@@ -9,7 +9,7 @@ import { type NodeTls, renderHostsFile, renderServerProperties } from "./config.
 import { type KafkaInstall, kafkaJavaArgv } from "./install.ts";
 
 /**
- * A Kafka KRaft node run as a local process. Besides start/stop it is killable, pausable and restartable (with
+ * A Kafka KRaft node, run by the mesh's backend (a local process, a container). Besides start/stop it is killable, pausable and restartable (with
  * the same log dir), which is what the chaos library needs.
  */
 export class KafkaNode implements AsyncDisposable {
@@ -21,12 +21,12 @@ export class KafkaNode implements AsyncDisposable {
   /** The node's Jolokia agent (topology/metrics/), when its JMX figures are sampled. */
   readonly metrics: MetricsAgent | undefined;
   readonly #install: KafkaInstall;
-  readonly #supervisor: Supervisor;
+  readonly #supervisor: Launcher;
   readonly #heapMb: number;
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Supervisor; tls?: NodeTls; metrics?: MetricsAgent }) {
+  constructor(opts: { spec: TopologySpec; region: RegionPlan; plan: NodePlan; install: KafkaInstall; supervisor: Launcher; tls?: NodeTls; metrics?: MetricsAgent }) {
     this.plan = opts.plan;
     this.metrics = opts.metrics;
     this.#install = opts.install;
@@ -74,7 +74,7 @@ export class KafkaNode implements AsyncDisposable {
       this.#starts === 1 ? `kafka ${this.id}` : `kafka ${this.id} (start ${this.#starts})`,
       kafkaJavaArgv(this.#install, this.#heapMb, "kafka.Kafka", [this.propertiesFile], [...this.#jvmOpts(), ...(this.metrics ? [this.metrics.jvmOption] : [])]),
       // Teardown stops every node at once, when a controlled shutdown can only wait for a lost quorum.
-      { logFile: this.logFile, cwd: this.plan.dir, stopGraceMs: 2_000 },
+      { logFile: this.logFile, cwd: this.plan.dir, stopGraceMs: 2_000, host: this.plan.listeners[0]?.bind.host },
     );
     return this.#process;
   }

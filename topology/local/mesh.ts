@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { type Admin, loadDriver } from "../../generators/drivers/driver.ts";
 import { InfraError } from "../../lab/errors.ts";
 import { progress } from "../../lab/log.ts";
-import { DisposableGroup, exitedError, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { DisposableGroup, exitedError, type Launcher, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import type { Backend } from "../backend.ts";
+import { localBackend } from "./backend.ts";
 import type { ClientTls, KafkaAccess } from "../../generators/drivers/driver.ts";
 import { createAcls } from "../kafka/acls.ts";
 import { installKafka, type KafkaInstall } from "../kafka/install.ts";
@@ -90,21 +92,24 @@ export async function installMeshComponents(spec: TopologySpec): Promise<Record<
 }
 
 /**
- * Stands a mesh up as local processes: proxies first (every advertised address is a proxy), then each region's
- * KRaft nodes in parallel, topics, and the registry. Whatever started is stopped again if a later step fails.
+ * Stands a mesh up on a backend (local processes unless one is given): proxies first (every advertised address is
+ * a proxy), then each region's KRaft nodes in parallel, topics, and the registry. Whatever started is stopped
+ * again if a later step fails. The identity plane (SPIRE, its sidecars) always runs as local processes.
  */
-export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; supervisor: Supervisor }): Promise<Mesh> {
+export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; supervisor: Supervisor; backend?: Backend }): Promise<Mesh> {
   const versions = await installMeshComponents(spec);
+  const backend = opts.backend ?? (await localBackend(opts));
   // One allocation for the mesh's ports and the metrics agents' (topology/metrics/), so none is handed out twice.
   const ports = await freePorts(portsNeeded(spec) + agentsNeeded(spec));
-  const plan = planMesh(spec, opts.runDir, ports.slice(0, portsNeeded(spec)));
-  const agents = planAgents(spec, await installJolokia(), ports.slice(portsNeeded(spec)));
+  const plan = planMesh(spec, opts.runDir, ports.slice(0, portsNeeded(spec)), undefined, backend.placement);
+  // The agents listen on this machine's loopback: a JVM in a container has its own (README: Backends).
+  const agents = backend.name === "local" ? planAgents(spec, await installJolokia(), ports.slice(portsNeeded(spec))) : new Map<string, MetricsAgent>();
   await using stack = new DisposableGroup();
 
   let toxiproxy: StartedToxiproxy | undefined;
   if (plan.toxiproxyApi) {
     const done = progress("starting toxiproxy");
-    toxiproxy = stack.use(await StartedToxiproxy.start({ supervisor: opts.supervisor, api: plan.toxiproxyApi, logFile: join(opts.runDir, "toxiproxy.log") }));
+    toxiproxy = stack.use(await StartedToxiproxy.start({ supervisor: backend, api: plan.toxiproxyApi, logFile: join(opts.runDir, "toxiproxy.log") }));
     await toxiproxy.addLinks(plan.regions.flatMap((r) => r.links).filter((l) => l.listen.port !== l.upstream.port));
     done(`${plan.regions.reduce((n, r) => n + r.links.filter((l) => l.klass !== LAB_CLASS).length, 0)} links proxied`);
   }
@@ -113,10 +118,10 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
 
   let redis: StartedRedis | undefined;
   const redisStarting = plan.redis
-    ? StartedRedis.start({ supervisor: opts.supervisor, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
+    ? StartedRedis.start({ supervisor: backend, bind: plan.redis, dir: join(opts.runDir, "redis"), tls: redisTls(spire) }).then((r) => (redis = stack.use(r)))
     : undefined;
   redisStarting?.catch(() => {});
-  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, opts.supervisor, stack, spire?.region(r.name), agents)));
+  const regions = await Promise.all(plan.regions.map((r) => standUpRegion(spec, r, backend, stack, spire?.region(r.name), agents)));
   await redisStarting;
 
   const mirrorMakers: MirrorMakerProcess[] = [];
@@ -127,7 +132,7 @@ export async function standUpMesh(spec: TopologySpec, opts: { runDir: string; su
     const mm2 = spire ? { ...installed, classpath: `${installed.classpath}:${(await installSpiffeJar()).jar}` } : installed;
     const done = progress(`starting MirrorMaker 2 (${spec.replication.flows.map((f) => `${f.source}->${f.target}`).join(", ")})`);
     for (const target of new Set(spec.replication.flows.map((f) => f.target))) {
-      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: opts.supervisor, tls: clientTls(spire?.region(target).files("mirrormaker")), metrics: agents.get(mirrorMakerName(target)) }));
+      const m = stack.use(new MirrorMakerProcess({ spec, plan, target, dir: join(opts.runDir, "mirrormaker", target), install: mm2, supervisor: backend, tls: clientTls(spire?.region(target).files("mirrormaker")), host: backend.placement.hostOf(`mirrormaker:${target}`), metrics: agents.get(mirrorMakerName(target)) }));
       m.start();
       mirrorMakers.push(m);
     }
@@ -183,7 +188,7 @@ export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall
 async function standUpRegion(
   spec: TopologySpec,
   plan: RegionPlan,
-  supervisor: Supervisor,
+  supervisor: Launcher,
   stack: DisposableGroup,
   spire: SpireRegion | undefined,
   agents: Map<string, MetricsAgent>,
@@ -349,7 +354,7 @@ async function standUpRegion(
   };
 }
 
-async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Supervisor, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegistry> {
+async function startRegistry(spec: TopologySpec, plan: RegionPlan, supervisor: Launcher, stack: DisposableGroup, spire: SpireRegion | undefined): Promise<StartedRegistry> {
   const done = progress(`region ${plan.name}: starting Apicurio Registry (${spec.registry.storage})`);
   const registry = stack.use(
     await StartedRegistry.start({

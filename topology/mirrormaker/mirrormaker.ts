@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
-import type { ProcessHandle, Supervisor } from "../../lab/proc.ts";
+import type { Launcher, ProcessHandle } from "../../lab/proc.ts";
 import type { MetricsAgent } from "../metrics/jolokia.ts";
 import type { MeshPlan } from "../plan.ts";
 import type { TopologySpec } from "../spec.ts";
@@ -19,16 +19,19 @@ export class MirrorMakerProcess implements AsyncDisposable {
   /** The process's Jolokia agent (topology/metrics/), when its JMX figures are sampled. */
   readonly metrics: MetricsAgent | undefined;
   readonly #install: MirrorMakerInstall;
-  readonly #supervisor: Supervisor;
+  readonly #supervisor: Launcher;
+  /** Where the backend runs it (MirrorMaker listens nowhere, but a container still needs an address). */
+  readonly #host: string | undefined;
   readonly #heapMb: number;
   #process: ProcessHandle | undefined;
   #starts = 0;
 
-  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Supervisor; tls?: ClientTls | undefined; metrics?: MetricsAgent }) {
+  constructor(opts: { spec: TopologySpec; plan: MeshPlan; target: string; dir: string; install: MirrorMakerInstall; supervisor: Launcher; tls?: ClientTls | undefined; metrics?: MetricsAgent; host?: string }) {
     this.target = opts.target;
     this.metrics = opts.metrics;
     this.#install = opts.install;
     this.#supervisor = opts.supervisor;
+    this.#host = opts.host;
     this.#heapMb = opts.spec.replication?.heapMb ?? 512;
     mkdirSync(opts.dir, { recursive: true });
     this.propertiesFile = join(opts.dir, "mm2.properties");
@@ -65,7 +68,7 @@ export class MirrorMakerProcess implements AsyncDisposable {
         "--clusters",
         this.target,
       ],
-      { logFile: this.logFile, stopGraceMs: 3_000 },
+      { logFile: this.logFile, stopGraceMs: 3_000, ...(this.#host ? { host: this.#host } : {}) },
     );
     return this.#process;
   }

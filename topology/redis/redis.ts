@@ -6,7 +6,7 @@ import { createClient } from "redis";
 import { type ClientTls, nodeTlsOptions } from "../../generators/drivers/driver.ts";
 import { join } from "node:path";
 import { InfraError } from "../../lab/errors.ts";
-import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { type Launcher, type ProcessHandle, waitUntil } from "../../lab/proc.ts";
 import { addr, type Endpoint } from "../plan.ts";
 
 /** Redis comes from Debian (`redis-server`), which the `meshlab` wrapper installs with the build packages. */
@@ -77,14 +77,14 @@ export class StartedRedis implements AsyncDisposable {
     this.version = version;
   }
 
-  static async start(opts: { supervisor: Supervisor; bind: Endpoint; dir: string; tls?: RedisTls | undefined }): Promise<StartedRedis> {
+  static async start(opts: { supervisor: Launcher; bind: Endpoint; dir: string; tls?: RedisTls | undefined }): Promise<StartedRedis> {
     const version = redisVersion();
     mkdirSync(opts.dir, { recursive: true });
     const listen = opts.tls ? tlsArgs(opts.bind.port, stageCert(opts.dir, 0, opts.tls.server)) : ["--port", String(opts.bind.port)];
     const proc = opts.supervisor.spawn(
       "redis",
       ["redis-server", "--bind", opts.bind.host, ...listen, "--save", "", "--appendonly", "no", "--dir", opts.dir, "--set-proc-title", "no", "--protected-mode", "no", "--daemonize", "no"],
-      { logFile: join(opts.dir, "redis.log"), cwd: opts.dir, stopGraceMs: 2_000 },
+      { logFile: join(opts.dir, "redis.log"), cwd: opts.dir, stopGraceMs: 2_000, host: opts.bind.host },
     );
     await waitUntil("redis to answer PING", async () => ((await ping(opts.bind, opts.tls?.lab)) ? true : undefined), {
       timeoutMs: 15_000,

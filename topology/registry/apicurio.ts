@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { DEPENDENCY_PLUGIN } from "../kafka/install.ts";
 import { findJava, type Installed, installOnce, runTool } from "../../lab/install.ts";
 import { warn } from "../../lab/log.ts";
+import { exitedError, type Launcher, type ProcessHandle, waitUntil } from "../../lab/proc.ts";
 import { type Attempt, withRetries } from "../../lab/retry.ts";
-import { exitedError, type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
 import { startTlsFront } from "../ghostunnel/ghostunnel.ts";
 import type { ClientTls } from "../../generators/drivers/driver.ts";
 import { agentFor, getJson } from "../../generators/svid-https.ts";
@@ -51,7 +51,7 @@ function kafkaSqlTls(tls: { svid: string; key: string; bundle: string }, dir: st
 }
 
 interface RegistryOptions {
-  supervisor: Supervisor;
+  supervisor: Launcher;
   name: string;
   dir: string;
   bind: Endpoint;
@@ -131,6 +131,7 @@ export class StartedRegistry implements AsyncDisposable {
         cwd: opts.dir,
         logFile: join(opts.dir, "apicurio.log"),
         stopGraceMs: 3_000,
+        host: opts.bind.host,
         env: {
           QUARKUS_HTTP_HOST: own.host,
           QUARKUS_HTTP_PORT: String(own.port),

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { InfraError } from "../../lab/errors.ts";
 import { type Installed, installOnce, runTool } from "../../lab/install.ts";
-import { type ProcessHandle, type Supervisor, waitUntil } from "../../lab/proc.ts";
+import { type Launcher, type ProcessHandle, waitUntil } from "../../lab/proc.ts";
 import { addr, type Endpoint, type Link } from "../plan.ts";
 
 export const TOXIPROXY_VERSION = "v2.12.0";
@@ -32,10 +32,11 @@ export class StartedToxiproxy implements AsyncDisposable {
     this.client = new Toxiproxy(`http://${addr(api)}`);
   }
 
-  static async start(opts: { supervisor: Supervisor; api: Endpoint; logFile: string }): Promise<StartedToxiproxy> {
+  static async start(opts: { supervisor: Launcher; api: Endpoint; logFile: string }): Promise<StartedToxiproxy> {
     const { server } = await installToxiproxy();
     const proc = opts.supervisor.spawn("toxiproxy", [server, "-host", opts.api.host, "-port", String(opts.api.port)], {
       logFile: opts.logFile,
+      host: opts.api.host,
     });
     const started = new StartedToxiproxy(opts.api, proc);
     await waitUntil("the Toxiproxy API", async () => ((await started.client.getVersion()) ? true : undefined), {
