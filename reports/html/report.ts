@@ -5,7 +5,8 @@ import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { evolutionOf, evolutionRows } from "../schema-evolution.ts";
 import { reconciliationRows } from "../reconciliation.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
-import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
+import { behindSpans, type Fault, type MetricData, type RunData } from "../run-data.ts";
+import type { StepFigures } from "../../chaos/upgrade.ts";
 import { failedOf, securityOf } from "../result.ts";
 import { type Reference, referenceSeries } from "../reference.ts";
 import { brokerMetricsCharts, brokerMetricsTable } from "./broker-metrics.ts";
@@ -255,6 +256,7 @@ function faultTable(run: RunData): string {
         "num",
       ),
     );
+  for (const f of faults as (Fault & { upgradeSteps?: StepFigures[] })[]) if (f.upgradeSteps?.length) parts.push(upgradeTable(f, f.upgradeSteps));
   const alerts = run.result.alerts ?? [];
   if (alerts.length) parts.push("<h3>Alerts</h3>", table(ALERT_COLUMNS, alerts.map((a) => alertRow(a).map((c) => esc(c)))));
   else if (run.result.alerts) parts.push("<p>No alert fired.</p>");
@@ -262,6 +264,21 @@ function faultTable(run: RunData): string {
   if (rot?.renewals)
     parts.push(`<h3>SVID rotation</h3><p>${rot.renewals} renewals of the flow's SVIDs while it was measured; its clients were made again on each.</p>`, table(ROTATION_COLUMNS, rotationRows(rot).map((r) => r.map((c) => esc(c))), "num"));
   return parts.join("") || "<p>No phases or faults in this run.</p>";
+}
+
+/** A rolling upgrade's turn of each node: unavailability, leadership moves, and what the flow saw meanwhile. */
+function upgradeTable(f: Fault, steps: StepFigures[]): string {
+  const d = f.details ?? {};
+  const fin = d.finalised as { releaseVersion?: string; after?: Record<string, string> } | undefined;
+  return [
+    `<h3>Rolling upgrade ${esc(d.from)} → ${esc(d.to)}</h3>`,
+    table(
+      ["node", "from (s)", "to (s)", "unavailable (s)", "leaders moved", "leaders after", "requests", "produce errors", "lost", "p50 (ms)", "p99 (ms)", "max (ms)"],
+      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), fmtNum(s.latencyMs.p50), fmtNum(s.latencyMs.p99), fmtNum(s.latencyMs.max)]),
+      "num",
+    ),
+    fin ? `<p>Finalised: <code>kafka-features upgrade --release-version ${esc(fin.releaseVersion)}</code>; metadata.version now ${esc(fin.after?.["metadata.version"] ?? "unknown")}.</p>` : "<p>Not finalised.</p>",
+  ].join("");
 }
 
 const kv = (o: Record<string, unknown>): string => table(["", ""], Object.entries(o).map(([k, v]) => [esc(k), esc(typeof v === "object" ? JSON.stringify(v) : v)]));
