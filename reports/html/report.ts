@@ -16,6 +16,7 @@ import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, tim
 const PHASE_COLORS = ["rgba(70,130,180,0.10)", "rgba(60,179,113,0.12)", "rgba(218,165,32,0.12)", "rgba(147,112,219,0.12)"];
 const FAULT_COLOR = "rgba(220,20,60,0.18)";
 const BEHIND_COLOR = "rgba(198,40,40,0.10)";
+const TURN_COLOR = "rgba(239,108,0,0.16)";
 
 /** Phases and faults of a run as shaded bands of its timeline. */
 export function runBands(run: RunData): Band[] {
@@ -29,6 +30,9 @@ export function runBands(run: RunData): Band[] {
   const end = timelineEnd(run);
   for (const f of run.result.faults ?? [])
     bands.push({ kind: "fault", label: `${f.kind} ${f.target} (${f.outcome})`, start: f.startMs, end: f.endMs ?? end, color: FAULT_COLOR });
+  // A rolling upgrade's turns, one band per node, over the fault's own.
+  for (const f of (run.result.faults ?? []) as (Fault & { upgradeSteps?: StepFigures[] })[])
+    for (const s of f.upgradeSteps ?? []) bands.push({ kind: "fault", label: `${s.node} upgrading`, start: s.fromMs, end: s.toMs, color: TURN_COLOR });
   return bands;
 }
 
@@ -274,7 +278,7 @@ function upgradeTable(f: Fault, steps: StepFigures[]): string {
     `<h3>Rolling upgrade ${esc(d.from)} → ${esc(d.to)}</h3>`,
     table(
       ["node", "from (s)", "to (s)", "unavailable (s)", "leaders moved", "leaders after", "requests", "produce errors", "lost", "p50 (ms)", "p99 (ms)", "max (ms)"],
-      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), fmtNum(s.latencyMs.p50), fmtNum(s.latencyMs.p99), fmtNum(s.latencyMs.max)]),
+      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), ...(s.intended ? [s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max].map(fmtNum) : ["no traffic", "", ""])]),
       "num",
     ),
     fin ? `<p>Finalised: <code>kafka-features upgrade --release-version ${esc(fin.releaseVersion)}</code>; metadata.version now ${esc(fin.after?.["metadata.version"] ?? "unknown")}.</p>` : "<p>Not finalised.</p>",
