@@ -24,6 +24,8 @@ export interface UpgradeStep {
   endMs: number;
   /** Stop to back in the cluster (listening, and in the metadata). */
   unavailableMs: number;
+  /** How long the controlled shutdown took (SIGTERM to exit). */
+  stopMs: number;
   /** Partition leaderships the node held before its stop (each moved to another replica); and after its return. */
   leadersBefore: number;
   leadersAfter: number;
@@ -36,6 +38,9 @@ export interface UpgradeSpec {
   /** Topics whose leadership moves are counted. */
   topics: string[];
 }
+
+/** How long a node's controlled shutdown may take before it is killed. */
+const CONTROLLED_STOP_MS = 120_000;
 
 type Rejoin = (region: StartedRegion, node: KafkaNode) => Promise<number>;
 
@@ -72,13 +77,16 @@ async function upgradeOne(node: KafkaNode, region: StartedRegion, spec: UpgradeS
   const next = await installKafka(spec.to);
   const start = Date.now();
   const leadersBefore = await leadersOf(region, node.plan.spec.nodeId, spec.topics);
-  await node.stop();
+  // A node's own stop grace is short (teardown stops a whole region at once, when a controlled shutdown can only
+  // wait for a lost quorum); an upgrade must let it finish, or it is a kill -9 with extra steps.
+  await node.stop(CONTROLLED_STOP_MS);
+  const stopMs = Date.now() - start;
   node.switchVersion({ ...next, classpath: [next.classpath, ...pluginsOf(node)].join(":") });
   node.start();
   await rejoin(region, node);
   const end = Date.now();
   const leadersAfter = await leadersOf(region, node.plan.spec.nodeId, spec.topics);
-  return { node: node.id, from, to: spec.to, startMs: start - t0, endMs: end - t0, unavailableMs: end - start, leadersBefore, leadersAfter };
+  return { node: node.id, from, to: spec.to, startMs: start - t0, endMs: end - t0, unavailableMs: end - start, stopMs, leadersBefore, leadersAfter };
 }
 
 /** The lab's plug-ins on a node's classpath (everything after Kafka's own `lib/*`), which the new version keeps. */
@@ -129,6 +137,7 @@ export interface StepFigures {
   fromMs: number;
   toMs: number;
   unavailableMs: number;
+  stopMs: number;
   leadersBefore: number;
   leadersAfter: number;
   intended: number;
@@ -152,6 +161,6 @@ export function upgradeStepFigures(fault: { startMs: number; details?: Record<st
   return steps.map((s, i) => {
     const t = turns[i] as (typeof turns)[number];
     const produceErrors = entries.filter((e) => e.error !== undefined && usToRunMs(e.intendedUs) >= t.startMs && usToRunMs(e.intendedUs) < t.endMs).length;
-    return { node: s.node, fromMs: t.startMs, toMs: t.endMs, unavailableMs: s.unavailableMs, leadersBefore: s.leadersBefore, leadersAfter: s.leadersAfter, intended: t.requests, produceErrors, lost: t.lost, latencyMs: t.latencyMs.clearance };
+    return { node: s.node, fromMs: t.startMs, toMs: t.endMs, unavailableMs: s.unavailableMs, stopMs: s.stopMs, leadersBefore: s.leadersBefore, leadersAfter: s.leadersAfter, intended: t.requests, produceErrors, lost: t.lost, latencyMs: t.latencyMs.clearance };
   });
 }

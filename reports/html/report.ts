@@ -277,8 +277,8 @@ function upgradeTable(f: Fault, steps: StepFigures[]): string {
   return [
     `<h3>Rolling upgrade ${esc(d.from)} → ${esc(d.to)}</h3>`,
     table(
-      ["node", "from (s)", "to (s)", "unavailable (s)", "leaders moved", "leaders after", "requests", "produce errors", "lost", "p50 (ms)", "p99 (ms)", "max (ms)"],
-      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), ...(s.intended ? [s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max].map(fmtNum) : ["no traffic", "", ""])]),
+      ["node", "from (s)", "to (s)", "unavailable (s)", "controlled shutdown (s)", "leaders moved", "leaders after", "requests", "produce errors", "lost", "p50 (ms)", "p99 (ms)", "max (ms)"],
+      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), ((s.stopMs ?? 0) / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), ...(s.intended ? [s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max].map(fmtNum) : ["no traffic", "", ""])]),
       "num",
     ),
     fin ? `<p>Finalised: <code>kafka-features upgrade --release-version ${esc(fin.releaseVersion)}</code>; metadata.version now ${esc(fin.after?.["metadata.version"] ?? "unknown")}.</p>` : "<p>Not finalised.</p>",

@@ -29,11 +29,13 @@ describe("./meshlab run rolling-upgrade", () => {
       ["syd-2", "4.2.2", "4.3.1"],
       ["syd-3", "4.2.2", "4.3.1"],
     ]);
-    // Each node ran both versions on the same log dir: its own log says so.
+    // Each node ran both versions on the same log dir, after a controlled shutdown that finished: its own log says so.
     for (const n of ["syd-1", "syd-2", "syd-3"]) {
       const log = readFileSync(join(out, "syd", n, "kafka.log"), "utf8");
-      expect(log.indexOf("Kafka version: 4.2.2"), n).toBeGreaterThanOrEqual(0);
-      expect(log.indexOf("Kafka version: 4.3.1"), n).toBeGreaterThan(log.indexOf("Kafka version: 4.2.2"));
+      const [old, stopped, next] = [/Kafka version: 4\.2\.2/, /\[BrokerServer id=\d+\] shut down completed/, /Kafka version: 4\.3\.1/].map((re) => log.search(re)) as [number, number, number];
+      expect(old, n).toBeGreaterThanOrEqual(0);
+      expect(stopped, n).toBeGreaterThan(old);
+      expect(next, n).toBeGreaterThan(stopped);
     }
     expect(f.details.finalised.before["metadata.version"]).toMatch(/^4\.2-IV/);
     expect(f.details.finalised.after["metadata.version"]).toMatch(/^4\.3-IV/);

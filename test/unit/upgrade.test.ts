@@ -58,8 +58,8 @@ describe("what the flow saw during each node's turn", () => {
   const entry = (seq: number, intendedMs: number, over: Partial<LedgerEntry> = {}): LedgerEntry => ({ eventId: `e${seq}`, seq, key: "k", intendedUs: intendedMs * 1000, completedUs: [], ...over });
   const done = (seq: number, intendedMs: number, latencyMs: number) => entry(seq, intendedMs, { ackedUs: intendedMs * 1000 + 500, completedUs: [(intendedMs + latencyMs) * 1000] });
   const steps: UpgradeStep[] = [
-    { node: "syd-1", from: "4.2.2", to: "4.3.1", startMs: 0, endMs: 10_000, unavailableMs: 10_000, leadersBefore: 8, leadersAfter: 0 },
-    { node: "syd-2", from: "4.2.2", to: "4.3.1", startMs: 15_000, endMs: 25_000, unavailableMs: 10_000, leadersBefore: 12, leadersAfter: 1 },
+    { node: "syd-1", from: "4.2.2", to: "4.3.1", startMs: 0, endMs: 10_000, unavailableMs: 10_000, stopMs: 1_200, leadersBefore: 8, leadersAfter: 0 },
+    { node: "syd-2", from: "4.2.2", to: "4.3.1", startMs: 15_000, endMs: 25_000, unavailableMs: 10_000, stopMs: 900, leadersBefore: 12, leadersAfter: 1 },
   ];
   const fault: FaultRecord = { kind: "rolling-upgrade", target: "syd-1,syd-2", startMs: 20_000, endMs: 46_000, outcome: "healed", details: { from: "4.2.2", to: "4.3.1", steps } };
   const entries = [
