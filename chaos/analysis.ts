@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { LedgerEntry } from "../generators/ledger.ts";
 import { type AssignmentEvent, type Available, type Consumption, type Rebalance, rebalancesOf, type Stall, stallsOf, type WindowLatency, windowLatency } from "./history.ts";
 import type { FaultRecord } from "./schedule.ts";
+import { type StepFigures, upgradeStepFigures } from "./upgrade.ts";
 
 /** What the consumer group went through in a run with faults; all times in ms relative to the run's `startedAt`. */
 export interface GroupAnalysis {
@@ -85,8 +86,15 @@ export interface FaultRequests {
   completed: number;
 }
 
-/** Each fault of the timeline with the requests intended during it; `usToRunMs` maps ledger µs onto the run's clock. */
-export function withRequests(faults: FaultRecord[], entries: readonly LedgerEntry[], usToRunMs: (us: number) => number): (FaultRecord & { requests: FaultRequests })[] {
+/**
+ * Each fault of the timeline with the requests intended during it (and, for a rolling upgrade, what they saw during
+ * each node's turn); `usToRunMs` maps ledger µs onto the run's clock.
+ */
+export function withRequests(
+  faults: FaultRecord[],
+  entries: readonly LedgerEntry[],
+  usToRunMs: (us: number) => number,
+): (FaultRecord & { requests: FaultRequests; upgradeSteps?: StepFigures[] })[] {
   return faults.map((f) => {
     const requests: FaultRequests = { intended: 0, failed: 0, completed: 0 };
     const end = f.endMs ?? Number.POSITIVE_INFINITY;
@@ -97,6 +105,6 @@ export function withRequests(faults: FaultRecord[], entries: readonly LedgerEntr
       if (e.error !== undefined) requests.failed++;
       else if (e.completedUs.length) requests.completed++;
     }
-    return { ...f, requests };
+    return { ...f, requests, ...(f.kind === "rolling-upgrade" ? { upgradeSteps: upgradeStepFigures(f, entries, usToRunMs) } : {}) };
   });
 }

@@ -12,6 +12,7 @@ import { injectForgedEvents } from "./forged.ts";
 import { attestationFailure, spireServerDown, svidExpiry } from "./identity.ts";
 import { injectPoisonPills, PillLog } from "./poison.ts";
 import { injectRogueWorkload } from "./rogue.ts";
+import { rollingUpgrade } from "./upgrade.ts";
 import type { Injection, Injector } from "./schedule.ts";
 import { coordinatorPartition, type Resolved, resolveSelector, seededRandom, type TargetView } from "./selectors.ts";
 import type { FaultSpec } from "./spec.ts";
@@ -483,6 +484,8 @@ export function createInjector(ctx: ChaosContext): Injector {
         return processFault(ctx, f, r);
       case "rolling-restart":
         return rollingRestart(ctx, r.ids, f.intervalMs);
+      case "rolling-upgrade":
+        return rollingUpgrade(nodesById(ctx, r.ids), f, (region, node) => waitForBroker(region, node));
       case "heartbeat-loss":
         return heartbeatLoss(ctx, f, r);
       case "rebalance-storm":

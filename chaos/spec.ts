@@ -1,7 +1,8 @@
 import { BadInputError } from "../lab/errors.ts";
 import { type Workload, WORKLOADS } from "../topology/spire/identity.ts";
 import { type LatencyRange, rangeCheck } from "../generators/dependency.ts";
-import { arr, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { arr, bool, type Check, duration, num, obj, oneOf, optional, type Problems, str } from "../lab/validate.ts";
+import { KAFKA_VERSION, KAFKA_VERSIONS } from "../topology/kafka/install.ts";
 
 /**
  * Which components a fault hits. Selectors are data and resolved against the running mesh when the fault is
@@ -28,7 +29,7 @@ export const NETWORK_KINDS = ["latency", "bandwidth", "timeout", "reset", "slice
 export const PROCESS_KINDS = ["kill", "stop", "restart", "pause"] as const;
 /** Faults of the SPIRE plane of the target's region (chaos/identity.ts); mTLS meshes only. */
 export const IDENTITY_KINDS = ["attestation-failure", "svid-expiry", "spire-server-down"] as const;
-export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS] as const;
+export const FAULT_KINDS = [...NETWORK_KINDS, ...PROCESS_KINDS, "partition", "rolling-restart", "rolling-upgrade", "heartbeat-loss", "rebalance-storm", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS] as const;
 /** Faults that need the identity plane (SVIDs, signatures, SPIRE): refused before a plaintext run starts. */
 export const MTLS_ONLY_FAULTS = ["forged-signature", "rogue-workload", ...IDENTITY_KINDS] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -61,6 +62,16 @@ export type FaultSpec =
   | (FaultBase & { kind: "kill" | "stop" | "restart" | "pause" })
   | (FaultBase & { kind: "partition" })
   | (FaultBase & { kind: "rolling-restart"; intervalMs: number })
+  | (FaultBase & {
+      kind: "rolling-upgrade";
+      /** The Kafka version each node is switched to (one of KAFKA_VERSIONS); the mesh starts on its topology's `kafka.version`. */
+      to: string;
+      intervalMs: number;
+      /** Finalise the features on the new release once every node runs it (`kafka-features upgrade --release-version`). */
+      finalise: boolean;
+      /** Topics whose leadership moves are counted per node. */
+      topics: string[];
+    })
   | (FaultBase & {
       kind: "heartbeat-loss";
       /** `cut`: packets to the coordinator are dropped (a firewall DROP); `latency`: delayed by latencyMs (throttled). */
@@ -169,6 +180,14 @@ const byKind: Record<FaultKind, Check<unknown>> = {
   ...(Object.fromEntries(PROCESS_KINDS.map((k) => [k, obj({ ...base, kind: oneOf(k) })])) as Record<string, Check<unknown>>),
   partition: obj({ ...base, kind: oneOf("partition") }),
   "rolling-restart": obj({ ...base, kind: oneOf("rolling-restart"), intervalMs: optional(duration, 10_000) }),
+  "rolling-upgrade": obj({
+    ...base,
+    kind: oneOf("rolling-upgrade"),
+    to: optional(oneOf(...KAFKA_VERSIONS), KAFKA_VERSION),
+    intervalMs: optional(duration, 5_000),
+    finalise: optional(bool, true),
+    topics: optional(arr(str(), { min: 1 }), ["au.gov.ato.tax.assessment.v1", "au.gov.servicesaustralia.clearance.v1"]),
+  }),
   "heartbeat-loss": obj({
     ...base,
     kind: oneOf("heartbeat-loss"),
@@ -190,9 +209,11 @@ const byKind: Record<FaultKind, Check<unknown>> = {
   "disk-fill": obj({ ...base, kind: oneOf("disk-fill"), percent: num({ min: 1, max: 100 }), fill: optional(oneOf("records", "file"), "records" as const) }),
 } as Record<FaultKind, Check<unknown>>;
 
+/** Kinds that need no duration: a restart is over when it is done, a rolling round when every node went through it. */
+const INSTANT_KINDS: FaultKind[] = ["restart", "rolling-restart", "rolling-upgrade"];
 /** Kinds whose selector must name consumer instances, and kinds that need nodes. */
 const CONSUMER_ONLY: FaultKind[] = ["heartbeat-loss", "rebalance-storm"];
-const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS];
+const NODE_ONLY: FaultKind[] = [...NETWORK_KINDS, "partition", "rolling-restart", "rolling-upgrade", "disk-fill", "poison-pill", "forged-signature", "rogue-workload", "slow-dependency", ...IDENTITY_KINDS];
 
 const fault: Check<FaultSpec> = (v, path, problems) => {
   const kind = (v as { kind?: unknown } | null)?.kind;
@@ -206,7 +227,7 @@ const fault: Check<FaultSpec> = (v, path, problems) => {
   if (CONSUMER_ONLY.includes(f.kind) && s && !ofConsumers && !named)
     problems.push(`${path}.target: ${f.kind} targets consumer instances ({ pick: ..., of: "consumers" } or { named: "centrelink-1" })`);
   if (NODE_ONLY.includes(f.kind) && ofConsumers) problems.push(`${path}.target: ${f.kind} targets Kafka nodes, not consumers`);
-  if (f.kind !== "restart" && f.duration === 0 && f.kind !== "rolling-restart") problems.push(`${path}.duration: ${f.kind} needs a duration above 0`);
+  if (!INSTANT_KINDS.includes(f.kind) && f.duration === 0) problems.push(`${path}.duration: ${f.kind} needs a duration above 0`);
   if (f.kind === "latency" && f.latencyMs === 0) problems.push(`${path}.latencyMs: a latency fault needs latencyMs above 0`);
   if (f.kind === "bandwidth" && f.rateKBps === 0) problems.push(`${path}.rateKBps: a bandwidth fault needs rateKBps above 0`);
   if (f.kind === "heartbeat-loss" && f.mode === "latency" && f.latencyMs === 0) problems.push(`${path}.latencyMs: mode latency needs latencyMs above 0`);

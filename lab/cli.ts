@@ -9,6 +9,7 @@ import { writeStarter } from "../scenarios/starter.ts";
 import { loadScenarioFile } from "../scenarios/user.ts";
 import { ensureImage } from "../topology/containers/image.ts";
 import { installMeshComponents } from "../topology/local/mesh.ts";
+import { installKafka, KAFKA_VERSIONS } from "../topology/kafka/install.ts";
 import { loadTopology } from "../topology/spec.ts";
 import { looksLikePath } from "./data-file.ts";
 import { BadInputError, describeError, ExitCode, exitCodeOf } from "./errors.ts";
@@ -210,8 +211,7 @@ an existing file (exit 2).`,
   and imported into Podman (1-2.5 minutes the first time). A warm cache makes this a few stat calls.`,
     options: {},
     async run() {
-      const versions = await installMeshComponents(everyComponent());
-      const image = await ensureImage();
+      const [versions, image] = await Promise.all([installEverything(), ensureImage()]);
       info(`ready: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")}, node ${process.version}, container image ${image}`);
       return ExitCode.ok;
     },
@@ -237,7 +237,7 @@ an existing file (exit 2).`,
       const projects = v.unit ? ["--project", "unit"] : v.integration ? ["--project", "integration"] : [];
       // Everything the integration tests start, before any of them runs: a build inside a test (SPIRE takes
       // about 10 CPU minutes on a fresh machine) would eat its timeout.
-      if (!v.unit) await Promise.all([installMeshComponents(everyComponent()), ensureImage()]);
+      if (!v.unit) await Promise.all([installEverything(), ensureImage()]);
       return step("tests (vitest)", [bin("vitest"), "run", ...projects, ...pos]) === 0 ? ExitCode.ok : ExitCode.sloBreached;
     },
   },
@@ -251,6 +251,8 @@ const topologyArg = (ref: string | undefined): string | undefined => (ref !== un
 
 /** A spec that needs every component: two regions (MirrorMaker 2 besides the one-region set) on mTLS (SPIRE). */
 const everyComponent = () => ({ ...loadTopology("two-region"), security: "mtls" as const });
+/** Every component, and every pinned Kafka version (a rolling upgrade runs two side by side). */
+const installEverything = async () => (await Promise.all([installMeshComponents(everyComponent()), ...KAFKA_VERSIONS.map((v) => installKafka(v))]))[0];
 
 function globalHelp(): string {
   return [

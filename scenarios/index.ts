@@ -10,6 +10,7 @@ import { failureMatrix } from "./failure-matrix.ts";
 import { heartbeatIncident, heartbeatIncidentShort } from "./heartbeat-incident.ts";
 import { identityFaults } from "./identity-faults.ts";
 import { regionFailover } from "./region-failover.ts";
+import { rollingUpgrade } from "./rolling-upgrade.ts";
 import type { Scenario, Suite } from "./scenario.ts";
 import { deadLetters, poisonPill } from "./poison-pill.ts";
 import { schemaEvolution } from "./schema-evolution.ts";
@@ -37,6 +38,7 @@ export const scenarios: Record<string, Scenario> = {
   [identityFaults.name]: identityFaults,
   [spireOutage.name]: spireOutage,
   [svidRotation.name]: svidRotation,
+  [rollingUpgrade.name]: rollingUpgrade,
 };
 
 /** Suites: several scenarios run one after another and tabulated (lab/suite.ts). */

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { looksLikePath, readDataFile } from "../lab/data-file.ts";
 import { BadInputError } from "../lab/errors.ts";
+import { KAFKA_VERSION, KAFKA_VERSIONS } from "./kafka/install.ts";
 import { arr, bool, num, obj, oneOf, optional, type Problems, record, str } from "../lab/validate.ts";
 import { containersProblems } from "./containers/limits.ts";
 import { type IdentityPlane, identityCheck, resolveIdentity } from "./spire/identity.ts";
@@ -71,7 +72,8 @@ export interface TopologySpec {
   clientClasses: string[];
   /** `toxiproxy`: every client-to-broker, broker-to-broker and broker-to-controller link goes through a proxy. */
   proxy: "toxiproxy" | "none";
-  kafka: { heapMb: number; config: Record<string, string> };
+  /** `version`: the Kafka release every node starts on (one of KAFKA_VERSIONS; the `rolling-upgrade` fault moves them to another). */
+  kafka: { heapMb: number; config: Record<string, string>; version: string };
   registry: { kind: "apicurio"; storage: "kafkasql" | "mem"; heapMb: number };
   regions: RegionSpec[];
   topics: TopicSpec[];
@@ -115,8 +117,12 @@ const topologyCheck = obj({
   clientClasses: optional(arr(ident("client class"), { min: 1 }), ["ato", "centrelink", "registry"]),
   proxy: optional(oneOf("toxiproxy", "none"), "toxiproxy"),
   kafka: optional(
-    obj({ heapMb: optional(num({ integer: true, min: 128 }), 512), config: optional(record(str({ nonEmpty: false })), {}) }),
-    { heapMb: 512, config: {} },
+    obj({
+      heapMb: optional(num({ integer: true, min: 128 }), 512),
+      config: optional(record(str({ nonEmpty: false })), {}),
+      version: optional(oneOf(...KAFKA_VERSIONS), KAFKA_VERSION),
+    }),
+    { heapMb: 512, config: {}, version: KAFKA_VERSION },
   ),
   registry: optional(
     obj({

@@ -5,7 +5,8 @@ import { type DeadLetterResult, deadLetterRows } from "../dead-letters.ts";
 import { evolutionOf, evolutionRows } from "../schema-evolution.ts";
 import { reconciliationRows } from "../reconciliation.ts";
 import { DRIFT_MIN_SPAN_MS, pctLabel, pctName, primaryMetric, REPORT_PERCENTILES, runDrifts, scopePercentiles } from "../analysis.ts";
-import { behindSpans, type MetricData, type RunData } from "../run-data.ts";
+import { behindSpans, type Fault, type MetricData, type RunData } from "../run-data.ts";
+import type { StepFigures } from "../../chaos/upgrade.ts";
 import { crashCause, failedOf, securityOf } from "../result.ts";
 import { type Reference, referenceSeries } from "../reference.ts";
 import { brokerMetricsCharts, brokerMetricsTable } from "./broker-metrics.ts";
@@ -15,6 +16,7 @@ import { type Band, esc, fmtNum, type HLine, lineChart, NINES_TICKS, ninesX, tim
 const PHASE_COLORS = ["rgba(70,130,180,0.10)", "rgba(60,179,113,0.12)", "rgba(218,165,32,0.12)", "rgba(147,112,219,0.12)"];
 const FAULT_COLOR = "rgba(220,20,60,0.18)";
 const BEHIND_COLOR = "rgba(198,40,40,0.10)";
+const TURN_COLOR = "rgba(239,108,0,0.16)";
 
 /** Phases and faults of a run as shaded bands of its timeline. */
 export function runBands(run: RunData): Band[] {
@@ -28,6 +30,9 @@ export function runBands(run: RunData): Band[] {
   const end = timelineEnd(run);
   for (const f of run.result.faults ?? [])
     bands.push({ kind: "fault", label: `${f.kind} ${f.target} (${f.outcome})`, start: f.startMs, end: f.endMs ?? end, color: FAULT_COLOR });
+  // A rolling upgrade's turns, one band per node, over the fault's own.
+  for (const f of (run.result.faults ?? []) as (Fault & { upgradeSteps?: StepFigures[] })[])
+    for (const s of f.upgradeSteps ?? []) bands.push({ kind: "fault", label: `${s.node} upgrading`, start: s.fromMs, end: s.toMs, color: TURN_COLOR });
   return bands;
 }
 
@@ -261,6 +266,7 @@ function faultTable(run: RunData): string {
       "<h3>Crashed processes</h3>",
       table(["process", "at (s)", "exit", "what it died of"], crashes.map((c) => [esc(c.name), (c.atMs / 1000).toFixed(1), esc(c.signal ?? `code ${c.code}`), esc(crashCause(c.tail))])),
     );
+  for (const f of faults as (Fault & { upgradeSteps?: StepFigures[] })[]) if (f.upgradeSteps?.length) parts.push(upgradeTable(f, f.upgradeSteps));
   const alerts = run.result.alerts ?? [];
   if (alerts.length) parts.push("<h3>Alerts</h3>", table(ALERT_COLUMNS, alerts.map((a) => alertRow(a).map((c) => esc(c)))));
   else if (run.result.alerts) parts.push("<p>No alert fired.</p>");
@@ -268,6 +274,21 @@ function faultTable(run: RunData): string {
   if (rot?.renewals)
     parts.push(`<h3>SVID rotation</h3><p>${rot.renewals} renewals of the flow's SVIDs while it was measured; its clients were made again on each.</p>`, table(ROTATION_COLUMNS, rotationRows(rot).map((r) => r.map((c) => esc(c))), "num"));
   return parts.join("") || "<p>No phases or faults in this run.</p>";
+}
+
+/** A rolling upgrade's turn of each node: unavailability, leadership moves, and what the flow saw meanwhile. */
+function upgradeTable(f: Fault, steps: StepFigures[]): string {
+  const d = f.details ?? {};
+  const fin = d.finalised as { releaseVersion?: string; after?: Record<string, string> } | undefined;
+  return [
+    `<h3>Rolling upgrade ${esc(d.from)} → ${esc(d.to)}</h3>`,
+    table(
+      ["node", "from (s)", "to (s)", "unavailable (s)", "controlled shutdown (s)", "leaders moved", "leaders after", "requests", "produce errors", "lost", "p50 (ms)", "p99 (ms)", "max (ms)"],
+      steps.map((s) => [esc(s.node), (s.fromMs / 1000).toFixed(1), (s.toMs / 1000).toFixed(1), (s.unavailableMs / 1000).toFixed(1), ((s.stopMs ?? 0) / 1000).toFixed(1), String(s.leadersBefore), String(s.leadersAfter), String(s.intended), String(s.produceErrors), String(s.lost), ...(s.intended ? [s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.max].map(fmtNum) : ["no traffic", "", ""])]),
+      "num",
+    ),
+    fin ? `<p>Finalised: <code>kafka-features upgrade --release-version ${esc(fin.releaseVersion)}</code>; metadata.version now ${esc(fin.after?.["metadata.version"] ?? "unknown")}.</p>` : "<p>Not finalised.</p>",
+  ].join("");
 }
 
 const kv = (o: Record<string, unknown>): string => table(["", ""], Object.entries(o).map(([k, v]) => [esc(k), esc(typeof v === "object" ? JSON.stringify(v) : v)]));

@@ -182,8 +182,10 @@ describe("faults on a real region", () => {
     let killed = "";
     const samplesNow = () => readNdjson<MetricsSample>(join(runDir, "metrics.ndjson"));
     const caughtUp = () => regionTicks(samplesNow().filter((s) => s.tMs > restartedAt && s.underReplicated !== undefined)).some((t) => t.figures.underReplicated === 0);
+    const answered = (n: string) => samplesNow().filter((s) => s.node === n).length;
     try {
-      await sleep(2_500);
+      // A read that a busy JVM does not answer within the second is a gap: wait for two answers from each.
+      for (let i = 0; i < 60 && ["syd-1", "syd-2", "syd-3"].some((n) => answered(n) < 2); i++) await sleep(500);
       const leaderBefore = (await admin.topic(TOPIC))?.partitions.find((x) => x.id === 0)?.leader;
       const f = await inject({ kind: "kill", target: { leaderOf: { topic: TOPIC, partition: 0 } } });
       killedAt = Date.now() - origin;

@@ -33,7 +33,7 @@ describe("parseTopology: valid specs", () => {
     expect(spec.backend).toBe("local");
     expect(spec.proxy).toBe("toxiproxy");
     expect(spec.clientClasses).toEqual(["ato", "centrelink", "registry"]);
-    expect(spec.kafka).toEqual({ heapMb: 512, config: {} });
+    expect(spec.kafka).toEqual({ heapMb: 512, config: {}, version: "4.3.1" });
     expect(spec.registry).toEqual({ kind: "apicurio", storage: "kafkasql", heapMb: 512 });
     expect(spec.regions).toHaveLength(1);
     expect(spec.regions[0]?.nodes.map((n) => n.id)).toEqual(["syd-1", "syd-2", "syd-3"]);
@@ -88,12 +88,12 @@ describe("parseTopology: valid specs", () => {
       ...valid(),
       proxy: "none",
       clientClasses: ["payments"],
-      kafka: { heapMb: 1024, config: { "log.retention.hours": "1" } },
+      kafka: { heapMb: 1024, config: { "log.retention.hours": "1" }, version: "4.2.2" },
       topics: [{ name: "t1", partitions: 3, replicationFactor: 2, config: { "min.insync.replicas": "1" } }],
     });
     expect(spec.proxy).toBe("none");
     expect(spec.clientClasses).toEqual(["payments"]);
-    expect(spec.kafka).toEqual({ heapMb: 1024, config: { "log.retention.hours": "1" } });
+    expect(spec.kafka).toEqual({ heapMb: 1024, config: { "log.retention.hours": "1" }, version: "4.2.2" });
     expect(spec.topics[0]).toEqual({ name: "t1", partitions: 3, replicationFactor: 2, config: { "min.insync.replicas": "1" } });
   });
 

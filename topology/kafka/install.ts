@@ -7,6 +7,11 @@ import { findJava, type Installed, installOnce, runTool } from "../../lab/instal
  * kafka-clients but not kafka-tools or connect-mirror, so its tools and MirrorMaker 2 cannot be had).
  */
 export const KAFKA_VERSION = "4.3.1";
+/**
+ * The Kafka versions a topology may run (`kafka.version`): the lab's own, and the release before it, which the
+ * `rolling-upgrade` fault upgrades from (chaos/upgrade.ts). Each is installed into its own cache folder.
+ */
+export const KAFKA_VERSIONS = ["4.2.2", KAFKA_VERSION] as const;
 /** Pinned, because Maven 3.8's default dependency plugin is too old for copy-dependencies' flags. */
 export const DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1";
 
@@ -23,9 +28,9 @@ export interface KafkaInstall extends Installed {
  * into its own lib/ folder, with Kafka's log4j2 config. Each component keeps its own folder, so Connect's jars never
  * share a classpath with the broker's.
  */
-export async function installKafkaClasspath(component: string, pomDir: string): Promise<KafkaInstall> {
-  const inst = await installOnce(component, KAFKA_VERSION, async (dir) => {
-    writeFileSync(join(dir, "pom.xml"), readFileSync(join(pomDir, "pom.xml"), "utf8").replace("@KAFKA_VERSION@", KAFKA_VERSION));
+export async function installKafkaClasspath(component: string, pomDir: string, version: string = KAFKA_VERSION): Promise<KafkaInstall> {
+  const inst = await installOnce(component, version, async (dir) => {
+    writeFileSync(join(dir, "pom.xml"), readFileSync(join(pomDir, "pom.xml"), "utf8").replace("@KAFKA_VERSION@", version));
     copyFileSync(join(here, "log4j2.properties"), join(dir, "log4j2.properties"));
     await runTool(
       `${component} install`,
@@ -42,7 +47,7 @@ export async function installKafkaClasspath(component: string, pomDir: string): 
 }
 
 /** Kafka's jars (broker, controller, tools) from Maven Central into the cache, with a log4j2 config. */
-export const installKafka = (): Promise<KafkaInstall> => installKafkaClasspath("kafka", here);
+export const installKafka = (version: string = KAFKA_VERSION): Promise<KafkaInstall> => installKafkaClasspath("kafka", here, version);
 
 /**
  * A short-lived tool's JVM (a format, not a broker): C1 only and the serial collector. Three parallel formats of

@@ -20,7 +20,7 @@ export class KafkaNode implements AsyncDisposable {
   readonly hostsFile: string;
   /** The node's Jolokia agent (topology/metrics/), when its JMX figures are sampled. */
   readonly metrics: MetricsAgent | undefined;
-  readonly #install: KafkaInstall;
+  #install: KafkaInstall;
   readonly #supervisor: Launcher;
   readonly #heapMb: number;
   #process: ProcessHandle | undefined;
@@ -42,6 +42,21 @@ export class KafkaNode implements AsyncDisposable {
 
   get id(): string {
     return this.plan.spec.id;
+  }
+  /** The JVM classpath of the node: Kafka's own `lib/*` first, then the lab's plug-ins (mTLS). */
+  get classpath(): string {
+    return this.#install.classpath;
+  }
+  /** The Kafka version the node runs (or will run at its next start). */
+  get version(): string {
+    return this.#install.version;
+  }
+  /**
+   * Runs another Kafka version from the next start on (a rolling upgrade: stop, switch, start), on the same log
+   * and metadata dirs. `install` must carry the same plug-ins on its classpath (topology/local/mesh.ts kafkaWithPlugins).
+   */
+  switchVersion(install: KafkaInstall): void {
+    this.#install = install;
   }
   get logDir(): string {
     return join(this.plan.dir, "data");

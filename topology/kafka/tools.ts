@@ -32,8 +32,8 @@ export const renderProperties = (props: Record<string, string>): string =>
  * `access`; on an mTLS mesh with a `--command-config` holding the SVID settings and the lab's plug-ins on the
  * classpath.
  */
-export async function runKafkaTool(what: string, access: KafkaAccess, mainClass: string, args: string[], opts: { hint: string; timeoutMs: number }): Promise<string> {
-  const kafka = await installKafka();
+export async function runKafkaTool(what: string, access: KafkaAccess, mainClass: string, args: string[], opts: { hint: string; timeoutMs: number; version?: string }): Promise<string> {
+  const kafka = await installKafka(opts.version);
   if (!access.tls) return runTool(what, kafkaJavaArgv(kafka, 128, mainClass, ["--bootstrap-server", access.bootstrap, ...args], [], { shortLived: true }), opts);
   const jar = await installSpiffeJar();
   const dir = mkdtempSync(join(tmpdir(), "meshlab-tool-"));

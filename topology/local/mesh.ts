@@ -70,7 +70,7 @@ export interface Mesh extends AsyncDisposable {
 export async function installMeshComponents(spec: TopologySpec): Promise<Record<string, string>> {
   const mtls = spec.security === "mtls";
   const [kafka, apicurio, toxiproxy, mm2, spire, , ghostunnel, jolokia] = await Promise.all([
-    installKafka(),
+    installKafka(spec.kafka.version),
     installApicurio(),
     spec.proxy === "toxiproxy" ? installToxiproxy() : undefined,
     spec.replication ? installMirrorMaker() : undefined,
@@ -179,8 +179,8 @@ const redisTls = (spire: StartedSpire | undefined): RedisTls | undefined => {
 export const clientTls = (f: SvidFiles | undefined): ClientTls | undefined => (f ? { cert: f.svid, key: f.key, ca: f.bundle } : undefined);
 
 /** Kafka's classpath, with the lab's SPIFFE plug-ins when the mesh runs mTLS. */
-export async function kafkaWithPlugins(spec: TopologySpec): Promise<KafkaInstall> {
-  const kafka = await installKafka();
+export async function kafkaWithPlugins(spec: TopologySpec, version = spec.kafka.version): Promise<KafkaInstall> {
+  const kafka = await installKafka(version);
   if (spec.security !== "mtls") return kafka;
   return { ...kafka, classpath: `${kafka.classpath}:${(await installSpiffeJar()).jar}` };
 }
