@@ -4,6 +4,14 @@ const stamp = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)
 const dim = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
 let quiet = process.env.MESHLAB_QUIET === "1";
+
+// A reader that went away (a closed pipe: a killed parent, `| head`) must not stop a run, whose files are its
+// record. Unhandled, the EPIPE became an uncaught exception whose warning failed the same way, for ever (seen: a
+// run spinning for 55 minutes after the test that started it timed out).
+for (const out of [process.stdout, process.stderr])
+  out.on("error", () => {
+    quiet = true;
+  });
 export const setQuiet = (q: boolean): void => {
   quiet = q;
 };
@@ -13,7 +21,7 @@ export function info(msg: string): void {
 }
 
 export function warn(msg: string): void {
-  process.stderr.write(`${dim(stamp())} warning: ${msg}\n`);
+  if (!process.stderr.writableEnded && !process.stderr.destroyed) process.stderr.write(`${dim(stamp())} warning: ${msg}\n`);
 }
 
 /** Prints "what ..." now and "what ... outcome (1.2s)" when the returned function is called. */

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { onTestFinished } from "vitest";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -52,6 +53,19 @@ export function meshlab(args: string[], env: Record<string, string> = {}): Cli {
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // A test that timed out must not leave its run going (one such run kept a mesh up for an hour): interrupted, it
+  // tears its mesh down as after Ctrl-C.
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  try {
+    onTestFinished(() => {
+      if (!done) child.kill("SIGINT");
+    });
+  } catch {
+    // called outside a test (a beforeAll): the hook's own cleanup is the caller's
+  }
   return {
     pid: child.pid ?? -1,
     output: () => out,

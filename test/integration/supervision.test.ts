@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { reapOrphans, Supervisor } from "../../lab/proc.ts";
-import { alive, tempDir } from "./helpers.ts";
+import { alive, ROOT, tempDir } from "./helpers.ts";
 
 const startTime = (pid: number): string => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -48,6 +48,23 @@ describe("process supervision", () => {
     expect(sup.crashes()[0]?.tail).toContain("Assignment can only be called while connected");
     await sup.stopAll();
     expect(sup.crashes()).toHaveLength(1);
+  });
+
+  it("a runner whose output pipe was closed (its parent gone) goes on and ends, not spinning on EPIPE", async () => {
+    const script = `
+      const { onInterrupt } = await import(${JSON.stringify(join(ROOT, "lab/interrupt.ts"))});
+      const { Supervisor } = await import(${JSON.stringify(join(ROOT, "lab/proc.ts"))});
+      const { warn } = await import(${JSON.stringify(join(ROOT, "lab/log.ts"))});
+      onInterrupt(new Supervisor("test-epipe-" + process.pid, ${JSON.stringify(tempDir("state"))}), new AbortController(), "load");
+      for (let i = 0; i < 50; i++) { warn("still running " + i); await new Promise((r) => setTimeout(r, 20)); }
+      process.stdout.write("done\\n");
+      process.exit(0);`;
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr.destroy(); // the reader is gone: every write now fails with EPIPE
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running after 15 s"), 15_000))]);
+    if (code === "still running after 15 s") child.kill("SIGKILL");
+    expect(code).toBe(0);
   });
 
   it("refuses to start anything once teardown began, so an abandoned stand-up cannot leak a process", async () => {
