@@ -8,8 +8,9 @@ import type { Scenario } from "./scenario.ts";
  * 2. `attestation-failure` of the ATO tax service (48 s, past its TTL): its entry's selector stops matching, it gets
  *    no new SVID, and once its SVID expires it can neither sign (its requests fail at the source) nor open a
  *    connection (the fault's probe is refused at the handshake).
- * 3. `svid-expiry` (46 s): the region's agent is stopped past the TTL; every SVID of the region expires, the engines
- *    hold their responses until their identity is back.
+ * 3. `svid-expiry` (46 s): the region's agent is stopped past the TTL; every 40 s SVID of the region expires (the
+ *    registry's lives 15 min on this spec: its KafkaSQL client cannot take a new one), the engines hold their
+ *    responses until their identity is back.
  *
  * Alerts come from the run's identity watch (topology/spire/watch.ts), not from the faults. Nothing acknowledged may
  * be lost and nothing may be answered that was not asked.

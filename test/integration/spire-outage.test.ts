@@ -35,9 +35,10 @@ describe("./meshlab run spire-outage (SPIRE server down, attestation failing, ag
     expect(d.cutOffAfterMs).toBeGreaterThanOrEqual(d.svidExpiresInMs - 1_500);
     expect(d.cutOffAfterMs).toBeLessThanOrEqual(d.svidExpiresInMs + 3_000);
 
-    // Agent stopped 46 s: every SVID of the region expired, the probe was refused, all came back after the heal.
+    // Agent stopped 46 s: every 40 s SVID of the region expired, the probe was refused, all came back after the
+    // heal. The registry's lives 15 min on this spec (its KafkaSQL client cannot take a new one) and outlived it.
     const a = agent.details as { expiredDuringFault: string[]; probesRefused: number };
-    expect(new Set(a.expiredDuringFault)).toEqual(new Set(WORKLOADS));
+    expect(new Set(a.expiredDuringFault)).toEqual(new Set(WORKLOADS.filter((w) => w !== "registry")));
     expect(a.probesRefused).toBeGreaterThan(0);
 
     // Each outage paged while it lasted, and every alert resolved by the end of the run.
