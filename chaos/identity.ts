@@ -148,6 +148,9 @@ const spireOf = (region: StartedRegion, kind: string): SpireRegion => {
   return region.spire;
 };
 
+/** How often a SPIRE agent syncs its registration entries with the server (its default). */
+const AGENT_SYNC_MS = 5_000;
+
 /** Milliseconds each workload's SVID had left when the fault began. */
 const lifetimes = (spire: SpireRegion): Record<string, number> =>
   Object.fromEntries(spire.workloads().map((w) => [w, Math.max(0, (svidOf(spire.files(w).svid)?.notAfterMs ?? 0) - Date.now())]));
@@ -159,9 +162,13 @@ const lifetimes = (spire: SpireRegion): Record<string, number> =>
  */
 export async function attestationFailure(region: StartedRegion, workload: Workload): Promise<Injection> {
   const spire = spireOf(region, "attestation-failure");
+  const { entryId } = await spire.setEntryUid(workload, UNATTESTABLE_UID);
+  // The agent sees the changed entry at its next sync (every 5 s): a renewal due meanwhile (one delayed by an
+  // earlier outage) is still issued, seen once as "renewed during the fault" with a cut-off 30 s late. The fault's
+  // figures count from when the agent can no longer attest the workload.
+  await sleep(AGENT_SYNC_MS + 1_000);
   const svidExpiresInMs = lifetimes(spire)[workload];
   const probe = new SvidProbe(region, spire, workload);
-  const { entryId } = await spire.setEntryUid(workload, UNATTESTABLE_UID);
   probe.start();
   return {
     target: `${workload} in ${region.plan.name}`,
