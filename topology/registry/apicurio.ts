@@ -97,7 +97,7 @@ export class StartedRegistry implements AsyncDisposable {
   /**
    * Starts Apicurio, again (up to three times) when it exits before it answers. Seen under heavy load: a KafkaSQL
    * topic it had just created not yet known to the broker it asked (`UnknownTopicOrPartitionException`), and on
-   * 40 s SVIDs a key store whose certificate expired before the JVM's first connection. A new start reads the
+   * 40 s SVIDs a key store whose certificate expired while the JVM was still starting. A new start reads the
    * SVID again; each exit is in its log and in the run's `crashes`.
    */
   static start(opts: RegistryOptions): Promise<StartedRegistry> {
