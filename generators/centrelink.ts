@@ -216,15 +216,7 @@ export async function runEngine(cfg: EngineConfig): Promise<() => Promise<void>>
   }
   await consumer.run(pipelined?.accept ?? handle);
   emit("started", { instance: cfg.instance, debtors: debts.debtors, sources: cfg.sources ?? [cfg.topics.assessment], dedupe: dedupe.kind, engine: mode });
-  // A figure that cannot be read is logged as such: a throw in a timer would take the engine down.
-  const assigned = () => {
-    try {
-      return consumer.assignment().length;
-    } catch (e) {
-      return `unreadable: ${(e as Error).message}`;
-    }
-  };
-  const timer = setInterval(() => emit("stats", { ...stats, ...pipelined?.stats, assigned: assigned() }), 5_000);
+  const timer = setInterval(() => emit("stats", { ...stats, ...pipelined?.stats, assigned: consumer.assignment().length }), 5_000);
   return async () => {
     clearInterval(timer);
     // Pipelined: what is in flight finishes (or stays uncommitted), and its commit point is committed before leaving.

@@ -21,7 +21,7 @@ export function info(msg: string): void {
 }
 
 export function warn(msg: string): void {
-  if (!process.stderr.writableEnded && !process.stderr.destroyed) process.stderr.write(`${dim(stamp())} warning: ${msg}\n`);
+  process.stderr.write(`${dim(stamp())} warning: ${msg}\n`);
 }
 
 /** Prints "what ..." now and "what ... outcome (1.2s)" when the returned function is called. */

@@ -160,7 +160,7 @@ export interface ConsumerOptions {
 export interface Consumer {
   /** Starts consuming; the handler is awaited before the record's offset may be committed. */
   run(handler: (r: ConsumedRecord) => Promise<void>): Promise<void>;
-  /** Partitions currently assigned to this member. */
+  /** Partitions currently assigned to this member; none while it closes or after. Never throws (callers poll it from timers). */
   assignment(): { topic: string; partition: number }[];
   /** Commits the next offset to read of each partition given (with `manualCommit`). */
   commit(points: { topic: string; partition: number; offset: string }[]): Promise<void>;
